@@ -1,0 +1,1 @@
+"""ROS-free core of smrl_sim: importable and testable without rclpy."""

@@ -1,0 +1,68 @@
+"""Random exploration of the agent's own body: the data a self model and keypoints learn from.
+
+`MotorBabbling` sends random joint targets around the home pose, held for a random time, so every
+joint moves through a wide range (what contingency detection needs). `PushingBabbling` mixes in
+sweeps of the end effector through the object, so the object moves because the arm pushed it: the
+trap in which contact must not make the object "self".
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from smrl_sim.core.scene import SimWorld
+
+
+class MotorBabbling:
+    def __init__(self, world: SimWorld, rng: np.random.Generator, spread: float = 0.35,
+                 hold_frames: tuple[int, int] = (3, 10)) -> None:
+        self.world = world
+        self.rng = rng
+        self.spread = spread
+        self.hold_frames = hold_frames
+        self._targets = np.array(world.robot.config.home_positions)
+        self._frames_left = 0
+
+    def random_joint_targets(self) -> np.ndarray:
+        robot = self.world.robot
+        home = np.array(robot.config.home_positions)
+        half_range = np.minimum(self.spread * (robot.arm_limits.upper - robot.arm_limits.lower) / 2.0, 1.2)
+        return robot.arm_limits.clamp(home + self.rng.uniform(-1.0, 1.0, home.shape) * half_range)
+
+    def next_targets(self) -> np.ndarray:
+        """The joint targets (rad) to command for the next frame."""
+        if self._frames_left <= 0:
+            self._targets = self.random_joint_targets()
+            self._frames_left = int(self.rng.integers(*self.hold_frames, endpoint=True))
+        self._frames_left -= 1
+        return self._targets
+
+
+class PushingBabbling(MotorBabbling):
+    """Babbling in which about half the segments sweep the gripper through the object."""
+
+    def __init__(self, world: SimWorld, rng: np.random.Generator, push_probability: float = 0.5, **kwargs) -> None:
+        super().__init__(world, rng, **kwargs)
+        self.push_probability = push_probability
+        self._waypoints: list[np.ndarray] = []
+
+    def _push_waypoints(self) -> list[np.ndarray]:
+        robot, world = self.world.robot, self.world
+        obj = world.object_position()
+        angle = self.rng.uniform(-np.pi, np.pi)
+        direction = np.array([np.cos(angle), np.sin(angle), 0.0])
+        height = np.array([0.0, 0.0, world.object_rest_z_m + 0.01 - obj[2]])
+        down = np.array(world.client.getQuaternionFromEuler([np.pi, 0.0, angle]))
+        points = [obj + 0.12 * direction + height + [0, 0, 0.08], obj + 0.12 * direction + height,
+                  obj - 0.12 * direction + height]
+        return [robot.inverse_kinematics(p, down) for p in points]
+
+    def next_targets(self) -> np.ndarray:
+        if self._frames_left <= 0 and not self._waypoints and self.rng.random() < self.push_probability:
+            self._waypoints = self._push_waypoints()
+        if self._frames_left <= 0 and self._waypoints:
+            self._targets = self._waypoints.pop(0)
+            self._frames_left = 6
+        if self._frames_left > 0:
+            self._frames_left -= 1
+            return self._targets
+        return super().next_targets()

@@ -1,0 +1,73 @@
+"""What makes an arm an arm here: URDF/SDF file plus a small YAML (panda-gym's robot split).
+
+A new robot is a new YAML file in `config/robots/`; no code changes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pybullet_data
+
+from smrl_sim.core.config_files import config_path, load_yaml
+
+
+@dataclass(frozen=True)
+class RobotConfig:
+    name: str
+    description_file: str
+    joint_names: tuple[str, ...]
+    home_positions: tuple[float, ...]
+    velocity_limits: tuple[float, ...]
+    end_effector_link: str
+    gripper_joint_names: tuple[str, ...] = ()
+    gripper_open_positions: tuple[float, ...] = ()
+    gripper_closed_positions: tuple[float, ...] = ()
+    gripper_velocity_limits: tuple[float, ...] = ()
+    description_urdf: str | None = None
+    base_position: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    base_rpy: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    visual_meshes_from_collision: bool = False
+    link_colors: dict[str, tuple[float, float, float, float]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        n = len(self.joint_names)
+        for key in ("home_positions", "velocity_limits"):
+            if len(getattr(self, key)) != n:
+                raise ValueError(f"robot {self.name!r}: {key} needs {n} values, one per joint")
+        g = len(self.gripper_joint_names)
+        for key in ("gripper_open_positions", "gripper_closed_positions", "gripper_velocity_limits"):
+            if len(getattr(self, key)) != g:
+                raise ValueError(f"robot {self.name!r}: {key} needs {g} values, one per gripper joint")
+        if any(v <= 0 for v in self.velocity_limits + self.gripper_velocity_limits):
+            raise ValueError(f"robot {self.name!r}: velocity limits must be positive")
+
+    @property
+    def num_joints(self) -> int:
+        return len(self.joint_names)
+
+    def resolve(self, relative: str) -> Path:
+        """A path from the YAML: absolute, or relative to pybullet_data."""
+        path = Path(relative)
+        return path if path.is_absolute() else Path(pybullet_data.getDataPath()) / path
+
+    @property
+    def description_path(self) -> Path:
+        return self.resolve(self.description_file)
+
+    @property
+    def urdf_path(self) -> Path:
+        """The URDF that describes this arm to ROS (robot_state_publisher, rviz)."""
+        return self.resolve(self.description_urdf or self.description_file)
+
+
+def load_robot_config(name_or_path: str) -> RobotConfig:
+    """Load `config/robots/<name>.yaml`, or a YAML file given by path."""
+    path = config_path("robots", name_or_path)
+    data = load_yaml(path)
+    tuples = {k: tuple(v) for k, v in data.items() if isinstance(v, list)}
+    colors = {k: tuple(v) for k, v in (data.get("link_colors") or {}).items()}
+    try:
+        return RobotConfig(**{**data, **tuples, "link_colors": colors})
+    except TypeError as error:
+        raise ValueError(f"{path}: {error}") from error

@@ -1,0 +1,198 @@
+"""The sim node: the PyBullet arm behind the same topics a real arm's driver and camera offer.
+
+Contract (docs/architecture.md): camera image + info out (sensor-data QoS), joint states out,
+URDF on `robot_description` (transient local), joint commands in as a ros2_control
+forward_position_controller (`<controller>/commands`, Float64MultiArray) or a
+joint_trajectory_controller (`<controller>/joint_trajectory`), gripper commands on
+`<gripper_controller>/commands`, and `sim/reset_episode` for episodes and tasks.
+"""
+from __future__ import annotations
+
+import numpy as np
+import rclpy
+from builtin_interfaces.msg import Time
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, QoSProfile, qos_profile_sensor_data
+from sensor_msgs.msg import CameraInfo, Image, JointState
+from std_msgs.msg import Float64MultiArray, Header, String
+from trajectory_msgs.msg import JointTrajectory
+
+from smrl_msgs.srv import ResetEpisode
+from smrl_sim.core.joint_command_guard import CommandRejected, JointCommandGuard
+from smrl_sim.core.robot import urdf_with_absolute_meshes
+from smrl_sim.core.scene import SimWorld, load_scene_config
+from smrl_sim.core.tasks import TASKS, make_task
+from smrl_sim.core.trajectory import TrajectoryFollower
+from smrl_sim.image_messages import rgb_to_image_msg
+from smrl_sim.static_frames import publish_static_frames
+
+PARAMETERS = {
+    "scene": ("default", "Shipped scene name (config/scenes) or path to a scene YAML file."),
+    "image_width": (0, "Camera width in px (16-1024); 0 keeps the scene's."),
+    "image_height": (0, "Camera height in px (16-1024); 0 keeps the scene's."),
+    "distractor_arm": (False, "Add a look-alike arm that moves on its own (self-model trap)."),
+    "physics_rate_hz": (240.0, "Physics steps per second of wall time; the scene's time step is sim time."),
+    "camera_rate_hz": (30.0, "Camera images per second of sim time (at most physics_rate_hz)."),
+    "joint_state_rate_hz": (100.0, "JointState messages per second of sim time (at most physics_rate_hz)."),
+    "task": ("touch", "Task of the first episode: touch or pick."),
+    "seed": (0, "Seed of the first episode's object pose."),
+    "controller_name": ("forward_position_controller", "Arm position controller: <name>/commands."),
+    "gripper_controller_name": ("gripper_controller", "Gripper position controller: <name>/commands."),
+    "trajectory_controller_name": ("joint_trajectory_controller", "Trajectory controller: <name>/joint_trajectory."),
+    "world_frame": ("world", "Fixed frame (REP 105) the robot and camera are placed in."),
+    "camera_frame": ("camera_optical_frame", "Optical frame (z forward, x right, y down) of image headers."),
+}
+
+
+class SimNode(Node):
+    def __init__(self) -> None:
+        super().__init__("sim")
+        for name, (default, description) in PARAMETERS.items():
+            self.declare_parameter(name, default, ParameterDescriptor(description=description))
+        p = {name: self.get_parameter(name).value for name in PARAMETERS}
+        self.p = p
+        overrides: dict = {"distractor_arm": p["distractor_arm"]}
+        if p["image_width"] or p["image_height"]:
+            overrides["camera"] = {k: v for k, v in (("width", p["image_width"]), ("height", p["image_height"])) if v}
+        self.world = SimWorld(load_scene_config(p["scene"], **overrides))
+        self.task = make_task(p["task"])
+        self.seed = int(p["seed"])
+        self.world.reset(np.random.default_rng(self.seed))
+        robot = self.world.robot
+        self.arm_guard = JointCommandGuard(robot.arm_limits)
+        self.gripper_guard = JointCommandGuard(robot.gripper_limits)
+        self.trajectory = TrajectoryFollower(self.arm_guard)
+        self.joint_names = list(robot.config.joint_names + robot.config.gripper_joint_names)
+        self.physics_dt_s = self.world.config.time_step_s
+        self.camera_period_s = 1.0 / min(p["camera_rate_hz"], p["physics_rate_hz"])
+        self.joint_state_period_s = 1.0 / min(p["joint_state_rate_hz"], p["physics_rate_hz"])
+        self._next_camera_s = self._next_joint_state_s = 0.0
+        self.images_published = 0
+
+        self.image_pub = self.create_publisher(Image, "camera/image_raw", qos_profile_sensor_data)
+        self.info_pub = self.create_publisher(CameraInfo, "camera/camera_info", qos_profile_sensor_data)
+        self.joint_pub = self.create_publisher(JointState, "joint_states", 10)
+        latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        self.description_pub = self.create_publisher(String, "robot_description", latched)
+        self.description_pub.publish(String(data=urdf_with_absolute_meshes(robot.config)))
+        self.create_subscription(Float64MultiArray, f"{p['controller_name']}/commands", self.on_arm_command, 10)
+        self.create_subscription(Float64MultiArray, f"{p['gripper_controller_name']}/commands", self.on_gripper_command, 10)
+        self.create_subscription(JointTrajectory, f"{p['trajectory_controller_name']}/joint_trajectory", self.on_trajectory, 10)
+        self.create_service(ResetEpisode, "sim/reset_episode", self.on_reset_episode)
+        self.camera_info = self._camera_info()
+        self.static_frames = publish_static_frames(self, self.world, p["world_frame"], p["camera_frame"])
+        self.create_timer(1.0 / p["physics_rate_hz"], self.on_physics_tick)
+        self.create_timer(10.0, self.report_rejections)
+        cam = self.world.config.camera
+        self.get_logger().info(
+            f"{robot.config.name} arm, task {self.task.name}, camera {cam.width}x{cam.height} px at "
+            f"{1 / self.camera_period_s:.0f} Hz, physics {p['physics_rate_hz']:.0f} Hz"
+        )
+
+    # --- simulation loop ------------------------------------------------------------------
+    def on_physics_tick(self) -> None:
+        targets = self.trajectory.targets(self.world.sim_time_s)
+        if targets is not None:
+            self.world.robot.set_targets(targets)
+        self.world.step()
+        now_s = self.world.sim_time_s
+        stamp = self.get_clock().now().to_msg()
+        if now_s + 1e-9 >= self._next_joint_state_s:
+            self._next_joint_state_s = max(self._next_joint_state_s + self.joint_state_period_s, now_s)
+            self.publish_joint_state(stamp)
+        if now_s + 1e-9 >= self._next_camera_s:
+            self._next_camera_s = max(self._next_camera_s + self.camera_period_s, now_s)
+            self.publish_camera(stamp)
+
+    def publish_camera(self, stamp: Time) -> None:
+        rgb, _ = self.world.render()
+        header = Header(stamp=stamp, frame_id=self.p["camera_frame"])
+        self.image_pub.publish(rgb_to_image_msg(rgb, header))
+        self.camera_info.header = header
+        self.info_pub.publish(self.camera_info)
+        self.images_published += 1
+
+    def publish_joint_state(self, stamp: Time) -> None:
+        arm_q, arm_v = self.world.robot.arm_state()
+        grip_q, grip_v = self.world.robot.gripper_state()
+        self.joint_pub.publish(JointState(
+            header=Header(stamp=stamp, frame_id=""), name=self.joint_names,
+            position=np.concatenate([arm_q, grip_q]).tolist(), velocity=np.concatenate([arm_v, grip_v]).tolist(),
+        ))
+
+    def _camera_info(self) -> CameraInfo:
+        camera = self.world.camera
+        k = camera.intrinsics
+        projection = np.hstack([k, np.zeros((3, 1))])
+        return CameraInfo(
+            height=camera.config.height, width=camera.config.width, distortion_model="plumb_bob",
+            d=[0.0] * 5, k=k.reshape(-1).tolist(), r=np.eye(3).reshape(-1).tolist(), p=projection.reshape(-1).tolist(),
+        )
+
+    # --- commands -------------------------------------------------------------------------
+    def on_arm_command(self, msg: Float64MultiArray) -> None:
+        try:
+            targets = self.arm_guard.positions(msg.data)
+        except CommandRejected as error:
+            self.get_logger().warning(f"rejected arm command: {error}", throttle_duration_sec=1.0)
+            return
+        self.trajectory.cancel()  # the newest command source wins
+        self.world.robot.set_targets(targets)
+
+    def on_gripper_command(self, msg: Float64MultiArray) -> None:
+        try:
+            self.world.robot.set_targets(gripper_targets=self.gripper_guard.positions(msg.data))
+        except CommandRejected as error:
+            self.get_logger().warning(f"rejected gripper command: {error}", throttle_duration_sec=1.0)
+
+    def on_trajectory(self, msg: JointTrajectory) -> None:
+        times = [p.time_from_start.sec + p.time_from_start.nanosec * 1e-9 for p in msg.points]
+        try:
+            current, _ = self.world.robot.arm_state()
+            self.trajectory.start(msg.joint_names, times, [p.positions for p in msg.points],
+                                  self.world.sim_time_s, current)
+        except CommandRejected as error:
+            self.get_logger().warning(f"rejected trajectory: {error}", throttle_duration_sec=1.0)
+
+    def on_reset_episode(self, request: ResetEpisode.Request, response: ResetEpisode.Response) -> ResetEpisode.Response:
+        if request.task and request.task not in TASKS:
+            response.success = False
+            response.message = f"unknown task {request.task!r}; known: {sorted(TASKS)}"
+            response.task, response.seed = self.task.name, self.seed
+            return response
+        if request.task:
+            self.task = make_task(request.task)
+        self.seed = int(request.seed) if request.seed >= 0 else int(np.random.default_rng().integers(2**31))
+        self.trajectory.cancel()
+        self.world.reset(np.random.default_rng(self.seed))
+        response.success, response.task, response.seed = True, self.task.name, self.seed
+        response.message = f"episode reset: task {self.task.name}, seed {self.seed}"
+        self.get_logger().info(response.message)
+        return response
+
+    def report_rejections(self) -> None:
+        for name, guard in (("arm", self.arm_guard), ("gripper", self.gripper_guard)):
+            if guard.rejections:
+                self.get_logger().info(f"{name} commands: {guard.accepted} accepted, rejected {dict(guard.rejections)}")
+
+    def destroy_node(self) -> None:
+        self.world.close()
+        super().destroy_node()
+
+
+def main(args: list[str] | None = None) -> None:
+    try:
+        with rclpy.init(args=args):
+            node = SimNode()
+            try:
+                rclpy.spin(node)
+            finally:
+                node.destroy_node()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+
+
+if __name__ == "__main__":
+    main()
