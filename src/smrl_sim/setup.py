@@ -24,6 +24,11 @@ setup(
     tests_require=["pytest"],
     entry_points={
         "console_scripts": [
+            "sim_node = smrl_sim.sim_node:main",
+            "scripted_motion_node = smrl_sim.scripted_motion_node:main",
+            "smrl_demo = smrl_sim.demo:main",
+            "smrl_collect = smrl_sim.core.collect:main",
+            "smrl_sim_benchmark = smrl_sim.benchmark:main",
         ],
     },
 )

@@ -5,14 +5,19 @@ URDF on `robot_description` (transient local), joint commands in as a ros2_contr
 forward_position_controller (`<controller>/commands`, Float64MultiArray) or a
 joint_trajectory_controller (`<controller>/joint_trajectory`), gripper commands on
 `<gripper_controller>/commands`, and `sim/reset_episode` for episodes and tasks.
+
+The physics loop runs in a thread of its own, paced to wall time, rather than in an executor
+timer: executor round trips cost about as much as rendering a 64 px frame, and a sim's clock should
+not depend on callback latency. Callbacks and the loop share the PyBullet world under one lock.
 """
 from __future__ import annotations
 
+import threading
+import time
+
 import numpy as np
-import rclpy
 from builtin_interfaces.msg import Time
 from rcl_interfaces.msg import ParameterDescriptor
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image, JointState
@@ -26,6 +31,7 @@ from smrl_sim.core.scene import SimWorld, load_scene_config
 from smrl_sim.core.tasks import TASKS, make_task
 from smrl_sim.core.trajectory import TrajectoryFollower
 from smrl_sim.image_messages import rgb_to_image_msg
+from smrl_sim.node_runner import run_node
 from smrl_sim.static_frames import publish_static_frames
 
 PARAMETERS = {
@@ -47,8 +53,8 @@ PARAMETERS = {
 
 
 class SimNode(Node):
-    def __init__(self) -> None:
-        super().__init__("sim")
+    def __init__(self, **node_options) -> None:
+        super().__init__("sim", **node_options)
         for name, (default, description) in PARAMETERS.items():
             self.declare_parameter(name, default, ParameterDescriptor(description=description))
         p = {name: self.get_parameter(name).value for name in PARAMETERS}
@@ -83,8 +89,11 @@ class SimNode(Node):
         self.create_service(ResetEpisode, "sim/reset_episode", self.on_reset_episode)
         self.camera_info = self._camera_info()
         self.static_frames = publish_static_frames(self, self.world, p["world_frame"], p["camera_frame"])
-        self.create_timer(1.0 / p["physics_rate_hz"], self.on_physics_tick)
         self.create_timer(10.0, self.report_rejections)
+        self.world_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._loop = threading.Thread(target=self.run_physics_loop, name="physics", daemon=True)
+        self._loop.start()
         cam = self.world.config.camera
         self.get_logger().info(
             f"{robot.config.name} arm, task {self.task.name}, camera {cam.width}x{cam.height} px at "
@@ -92,7 +101,26 @@ class SimNode(Node):
         )
 
     # --- simulation loop ------------------------------------------------------------------
-    def on_physics_tick(self) -> None:
+    def run_physics_loop(self) -> None:
+        """Step at physics_rate_hz of wall time; if the machine cannot keep up, run as fast as it can."""
+        period_s = 1.0 / self.p["physics_rate_hz"]
+        next_tick = time.perf_counter()
+        try:
+            while not self._stop.is_set():
+                with self.world_lock:
+                    self.physics_tick()
+                next_tick += period_s
+                delay = next_tick - time.perf_counter()
+                if delay > 0:
+                    self._stop.wait(delay)
+                elif delay < -0.25:  # far behind: drop the backlog instead of racing to catch up
+                    next_tick = time.perf_counter()
+        except Exception as error:  # noqa: BLE001 - reported below, or a normal shutdown
+            if self.context.ok() and not self._stop.is_set():
+                self.get_logger().error(f"physics loop stopped: {error!r}")
+                raise
+
+    def physics_tick(self) -> None:
         targets = self.trajectory.targets(self.world.sim_time_s)
         if targets is not None:
             self.world.robot.set_targets(targets)
@@ -138,21 +166,26 @@ class SimNode(Node):
         except CommandRejected as error:
             self.get_logger().warning(f"rejected arm command: {error}", throttle_duration_sec=1.0)
             return
-        self.trajectory.cancel()  # the newest command source wins
-        self.world.robot.set_targets(targets)
+        with self.world_lock:
+            self.trajectory.cancel()  # the newest command source wins
+            self.world.robot.set_targets(targets)
 
     def on_gripper_command(self, msg: Float64MultiArray) -> None:
         try:
-            self.world.robot.set_targets(gripper_targets=self.gripper_guard.positions(msg.data))
+            targets = self.gripper_guard.positions(msg.data)
         except CommandRejected as error:
             self.get_logger().warning(f"rejected gripper command: {error}", throttle_duration_sec=1.0)
+            return
+        with self.world_lock:
+            self.world.robot.set_targets(gripper_targets=targets)
 
     def on_trajectory(self, msg: JointTrajectory) -> None:
         times = [p.time_from_start.sec + p.time_from_start.nanosec * 1e-9 for p in msg.points]
         try:
-            current, _ = self.world.robot.arm_state()
-            self.trajectory.start(msg.joint_names, times, [p.positions for p in msg.points],
-                                  self.world.sim_time_s, current)
+            with self.world_lock:
+                current, _ = self.world.robot.arm_state()
+                self.trajectory.start(msg.joint_names, times, [p.positions for p in msg.points],
+                                      self.world.sim_time_s, current)
         except CommandRejected as error:
             self.get_logger().warning(f"rejected trajectory: {error}", throttle_duration_sec=1.0)
 
@@ -165,8 +198,9 @@ class SimNode(Node):
         if request.task:
             self.task = make_task(request.task)
         self.seed = int(request.seed) if request.seed >= 0 else int(np.random.default_rng().integers(2**31))
-        self.trajectory.cancel()
-        self.world.reset(np.random.default_rng(self.seed))
+        with self.world_lock:
+            self.trajectory.cancel()
+            self.world.reset(np.random.default_rng(self.seed))
         response.success, response.task, response.seed = True, self.task.name, self.seed
         response.message = f"episode reset: task {self.task.name}, seed {self.seed}"
         self.get_logger().info(response.message)
@@ -178,20 +212,15 @@ class SimNode(Node):
                 self.get_logger().info(f"{name} commands: {guard.accepted} accepted, rejected {dict(guard.rejections)}")
 
     def destroy_node(self) -> None:
-        self.world.close()
+        self._stop.set()
+        self._loop.join(timeout=5.0)
+        with self.world_lock:
+            self.world.close()
         super().destroy_node()
 
 
 def main(args: list[str] | None = None) -> None:
-    try:
-        with rclpy.init(args=args):
-            node = SimNode()
-            try:
-                rclpy.spin(node)
-            finally:
-                node.destroy_node()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+    run_node(SimNode, args)
 
 
 if __name__ == "__main__":

@@ -5,11 +5,14 @@ A new robot is a new YAML file in `config/robots/`; no code changes.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import numpy as np
 import pybullet_data
 
 from smrl_sim.core.config_files import config_path, load_yaml
+from smrl_sim.core.joint_command_guard import JointLimits
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,9 @@ class RobotConfig:
     gripper_closed_positions: tuple[float, ...] = ()
     gripper_velocity_limits: tuple[float, ...] = ()
     description_urdf: str | None = None
+    # Position limits (rad) for arms whose URDF does not name the joints as the simulation does.
+    position_lower: tuple[float, ...] = ()
+    position_upper: tuple[float, ...] = ()
     base_position: tuple[float, float, float] = (0.0, 0.0, 0.0)
     base_rpy: tuple[float, float, float] = (0.0, 0.0, 0.0)
     visual_meshes_from_collision: bool = False
@@ -32,7 +38,7 @@ class RobotConfig:
 
     def __post_init__(self) -> None:
         n = len(self.joint_names)
-        for key in ("home_positions", "velocity_limits"):
+        for key in ("home_positions", "velocity_limits", *(("position_lower", "position_upper") if self.position_lower else ())):
             if len(getattr(self, key)) != n:
                 raise ValueError(f"robot {self.name!r}: {key} needs {n} values, one per joint")
         g = len(self.gripper_joint_names)
@@ -59,6 +65,26 @@ class RobotConfig:
     def urdf_path(self) -> Path:
         """The URDF that describes this arm to ROS (robot_state_publisher, rviz)."""
         return self.resolve(self.description_urdf or self.description_file)
+
+    def arm_limits(self) -> JointLimits:
+        """Arm joint limits without a simulator, for nodes that command a real or simulated arm.
+
+        Position limits come from the YAML if given, else from the URDF's <limit> tags; velocity
+        limits always come from the YAML (datasheet values).
+        """
+        if self.position_lower and self.position_upper:
+            lower, upper = self.position_lower, self.position_upper
+        else:
+            limits = {}
+            for joint in ET.parse(self.urdf_path).getroot().iter("joint"):
+                tag = joint.find("limit")
+                if tag is not None:
+                    limits[joint.get("name")] = (float(tag.get("lower")), float(tag.get("upper")))
+            missing = [n for n in self.joint_names if n not in limits]
+            if missing:
+                raise ValueError(f"robot {self.name!r}: no <limit> in {self.urdf_path} for {missing}")
+            lower, upper = zip(*(limits[n] for n in self.joint_names))
+        return JointLimits(self.joint_names, np.array(lower), np.array(upper), np.array(self.velocity_limits))
 
 
 def load_robot_config(name_or_path: str) -> RobotConfig:

@@ -1,0 +1,91 @@
+"""Scripted motion: a smooth, limited joint motion sent as forward_position_controller commands.
+
+Drives the demo and checks a new setup (sim or real arm) end to end. Safety: it only moves once it
+has fresh joint states, steps at most at the joint velocity limits from the measured positions,
+and when joint states go stale it commands the last measured position once and waits.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.node import Node
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Float64MultiArray
+
+from smrl_sim.core.robot_config import load_robot_config
+from smrl_sim.node_runner import run_node
+
+PARAMETERS = {
+    "robot": ("panda", "Robot config name (config/robots) or YAML path: joint names and limits."),
+    "rate_hz": (20.0, "Command rate."),
+    "amplitude_rad": (0.5, "Amplitude of each joint's sine around the home pose."),
+    "period_s": (6.0, "Period of the slowest joint's sine; other joints move faster."),
+    "gripper_period_s": (4.0, "The gripper closes and opens with this period; 0 leaves it alone."),
+    "stale_timeout_s": (0.5, "Joint states older than this stop the motion."),
+    "speed_scale": (0.5, "Fraction of the joint velocity limits the motion may use."),
+    "controller_name": ("forward_position_controller", "Arm controller: <name>/commands."),
+    "gripper_controller_name": ("gripper_controller", "Gripper controller: <name>/commands."),
+}
+
+
+class ScriptedMotionNode(Node):
+    def __init__(self, **node_options) -> None:
+        super().__init__("scripted_motion", **node_options)
+        for name, (default, description) in PARAMETERS.items():
+            self.declare_parameter(name, default, ParameterDescriptor(description=description))
+        self.p = {name: self.get_parameter(name).value for name in PARAMETERS}
+        self.robot = load_robot_config(self.p["robot"])
+        self.limits = self.robot.arm_limits()
+        self.home = np.array(self.robot.home_positions)
+        self.measured: np.ndarray | None = None
+        self.measured_at = None
+        self.stopped = True
+        self.started_at = None
+        self.arm_pub = self.create_publisher(Float64MultiArray, f"{self.p['controller_name']}/commands", 10)
+        self.gripper_pub = self.create_publisher(Float64MultiArray, f"{self.p['gripper_controller_name']}/commands", 10)
+        self.create_subscription(JointState, "joint_states", self.on_joint_state, 10)
+        self.create_timer(1.0 / self.p["rate_hz"], self.on_tick)
+
+    def on_joint_state(self, msg: JointState) -> None:
+        index = {name: i for i, name in enumerate(msg.name)}
+        if not all(n in index for n in self.robot.joint_names) or len(msg.position) != len(msg.name):
+            self.get_logger().warning("joint_states without this robot's joints: ignored", throttle_duration_sec=5.0)
+            return
+        positions = np.array([msg.position[index[n]] for n in self.robot.joint_names])
+        if not np.all(np.isfinite(positions)):
+            self.get_logger().warning("joint_states with NaN/inf: ignored", throttle_duration_sec=5.0)
+            return
+        self.measured, self.measured_at = positions, self.get_clock().now()
+
+    def on_tick(self) -> None:
+        now = self.get_clock().now()
+        fresh = self.measured_at is not None and (now - self.measured_at).nanoseconds * 1e-9 < self.p["stale_timeout_s"]
+        if not fresh:
+            if not self.stopped and self.measured is not None:
+                self.arm_pub.publish(Float64MultiArray(data=self.measured.tolist()))
+                self.get_logger().warning("joint states are stale: holding the last measured position")
+            self.stopped = True
+            return
+        if self.stopped:
+            self.stopped, self.started_at = False, now
+            self.get_logger().info("joint states are fresh: moving")
+        t = (now - self.started_at).nanoseconds * 1e-9
+        phases = np.arange(len(self.home))
+        periods = self.p["period_s"] / (1.0 + 0.25 * phases)
+        goal = self.limits.clamp(self.home + self.p["amplitude_rad"] * np.sin(2 * math.pi * t / periods + phases))
+        command = self.limits.limit_step(self.measured, goal, self.p["speed_scale"] / self.p["rate_hz"])
+        self.arm_pub.publish(Float64MultiArray(data=command.tolist()))
+        if self.p["gripper_period_s"] > 0:
+            closed = math.sin(2 * math.pi * t / self.p["gripper_period_s"]) > 0
+            grip = self.robot.gripper_closed_positions if closed else self.robot.gripper_open_positions
+            self.gripper_pub.publish(Float64MultiArray(data=list(grip)))
+
+
+def main(args: list[str] | None = None) -> None:
+    run_node(ScriptedMotionNode, args)
+
+
+if __name__ == "__main__":
+    main()
