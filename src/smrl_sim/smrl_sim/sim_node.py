@@ -47,6 +47,7 @@ PARAMETERS = {
     "controller_name": ("forward_position_controller", "Arm position controller: <name>/commands."),
     "gripper_controller_name": ("gripper_controller", "Gripper position controller: <name>/commands."),
     "trajectory_controller_name": ("joint_trajectory_controller", "Trajectory controller: <name>/joint_trajectory."),
+    "publish_robot_description": (True, "Publish the URDF on robot_description; off where robot_state_publisher does."),
     "world_frame": ("world", "Fixed frame (REP 105) the robot and camera are placed in."),
     "camera_frame": ("camera_optical_frame", "Optical frame (z forward, x right, y down) of image headers."),
 }
@@ -80,9 +81,10 @@ class SimNode(Node):
         self.image_pub = self.create_publisher(Image, "camera/image_raw", qos_profile_sensor_data)
         self.info_pub = self.create_publisher(CameraInfo, "camera/camera_info", qos_profile_sensor_data)
         self.joint_pub = self.create_publisher(JointState, "joint_states", 10)
-        latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
-        self.description_pub = self.create_publisher(String, "robot_description", latched)
-        self.description_pub.publish(String(data=urdf_with_absolute_meshes(robot.config)))
+        if p["publish_robot_description"]:
+            latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+            self.description_pub = self.create_publisher(String, "robot_description", latched)
+            self.description_pub.publish(String(data=urdf_with_absolute_meshes(robot.config)))
         self.create_subscription(Float64MultiArray, f"{p['controller_name']}/commands", self.on_arm_command, 10)
         self.create_subscription(Float64MultiArray, f"{p['gripper_controller_name']}/commands", self.on_gripper_command, 10)
         self.create_subscription(JointTrajectory, f"{p['trajectory_controller_name']}/joint_trajectory", self.on_trajectory, 10)
