@@ -1,9 +1,18 @@
-"""sensor_msgs/Image <-> numpy without extra copies; cv_bridge is not needed for rgb8/bgr8."""
+"""sensor_msgs/Image <-> numpy without extra copies.
+
+cv_bridge is used where it is installed (a full ROS 2 install); ROS 2 from PyPI has no cv_bridge,
+and there the few lines below read the common 8-bit encodings directly from the message buffer.
+"""
 from __future__ import annotations
 
 import numpy as np
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
+
+try:
+    from cv_bridge import CvBridge, CvBridgeError
+except ImportError:
+    CvBridge = None
 
 
 class ImageFormatError(ValueError):
@@ -21,6 +30,11 @@ def rgb_to_image_msg(rgb: np.ndarray, header: Header) -> Image:
 
 def image_msg_to_rgb(msg: Image) -> np.ndarray:
     """An (H, W, 3) uint8 RGB view of the message's data (copied only when channels must be reordered)."""
+    if CvBridge is not None:
+        try:
+            return CvBridge().imgmsg_to_cv2(msg, desired_encoding="rgb8")
+        except CvBridgeError as error:
+            raise ImageFormatError(str(error)) from error
     channels = _CHANNELS.get(msg.encoding)
     if channels is None:
         raise ImageFormatError(f"unsupported encoding {msg.encoding!r}; supported: {sorted(_CHANNELS)}")

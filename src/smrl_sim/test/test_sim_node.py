@@ -120,3 +120,20 @@ def test_reset_service_switches_task_and_reports_bad_requests(graph, executor, s
     np.testing.assert_allclose(sim.world.object_position(), object_after_seed_5, atol=1e-3)
     response = call("juggle", 1)
     assert not response.success and "unknown task" in response.message and response.task == "pick"
+
+
+def test_image_conversion_reads_common_encodings_and_refuses_bad_ones():
+    from std_msgs.msg import Header
+
+    from smrl_sim.image_messages import ImageFormatError, image_msg_to_rgb, rgb_to_image_msg
+
+    rgb = np.random.default_rng(0).integers(0, 255, (4, 5, 3), dtype=np.uint8)
+    message = rgb_to_image_msg(rgb, Header(frame_id="camera_optical_frame"))
+    np.testing.assert_array_equal(image_msg_to_rgb(message), rgb)
+    padded = Image(height=4, width=5, encoding="bgr8", step=16,
+                   data=np.pad(rgb[:, :, ::-1].reshape(4, 15), ((0, 0), (0, 1))).tobytes())
+    np.testing.assert_array_equal(image_msg_to_rgb(padded), rgb)
+    with pytest.raises(ImageFormatError):
+        image_msg_to_rgb(Image(height=4, width=5, encoding="32FC1", step=20, data=bytes(80)))
+    with pytest.raises(ImageFormatError):
+        image_msg_to_rgb(Image(height=4, width=5, encoding="rgb8", step=15, data=bytes(10)))
