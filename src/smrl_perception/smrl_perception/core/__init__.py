@@ -1,0 +1,1 @@
+"""ROS-free core of smrl_perception: importable and testable without rclpy."""

@@ -1,0 +1,85 @@
+"""Train the keypoint model: `python -m smrl_perception.train --data PATH... --out runs/keypoints`.
+
+The defaults are those of the shipped model; this module only parses arguments.
+"""
+from __future__ import annotations
+
+import argparse
+
+from smrl_perception.core.checkpoint import CheckpointError
+from smrl_perception.core.loss import LossWeights
+from smrl_perception.core.pair_dataset import DatasetError
+from smrl_perception.core.training import TrainConfig, train
+from smrl_perception.core.transporter import TransporterConfig
+
+
+def parse_args(argv: list[str] | None = None) -> TrainConfig:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    data = parser.add_argument_group("data")
+    data.add_argument("--data", nargs="+", required=True, help="dataset folders, .npz episodes, rosbag2 folders")
+    data.add_argument("--topic", default=TrainConfig.image_topic, help="image topic in rosbag2 inputs")
+    data.add_argument("--min-gap", type=int, default=TrainConfig.min_gap_frames, help="least frames source->target")
+    data.add_argument("--max-gap", type=int, default=TrainConfig.max_gap_frames, help="most frames source->target")
+    data.add_argument("--held-out", type=float, default=TrainConfig.held_out_fraction, help="episodes held out")
+    model = parser.add_argument_group("model")
+    model.add_argument("--image-size", type=int, default=TransporterConfig.image_size, help="px, square")
+    model.add_argument("--keypoints", type=int, default=TransporterConfig.num_keypoints)
+    model.add_argument("--widths", type=int, nargs=2, default=TransporterConfig.encoder_widths, help="encoder channels")
+    model.add_argument("--gaussian-std", type=float, default=TransporterConfig.gaussian_std, help="normalised units")
+    model.add_argument("--norm-groups", type=int, default=TransporterConfig.norm_groups)
+    optimisation = parser.add_argument_group("optimisation")
+    optimisation.add_argument("--steps", type=int, default=TrainConfig.steps)
+    optimisation.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
+    optimisation.add_argument("--lr", type=float, default=TrainConfig.learning_rate)
+    optimisation.add_argument("--weight-decay", type=float, default=TrainConfig.weight_decay)
+    optimisation.add_argument("--reconstruction-weight", type=float, default=LossWeights.reconstruction)
+    optimisation.add_argument("--consistency-weight", type=float, default=LossWeights.consistency)
+    run = parser.add_argument_group("run")
+    run.add_argument("--out", default=TrainConfig.out_dir, help="run folder (resumed if it has a checkpoint)")
+    run.add_argument("--no-resume", action="store_true", help="start afresh even if --out has a checkpoint")
+    run.add_argument("--eval-every", type=int, default=TrainConfig.eval_every_steps)
+    run.add_argument("--eval-pairs", type=int, default=TrainConfig.eval_pairs)
+    run.add_argument("--checkpoint-every", type=int, default=TrainConfig.checkpoint_every_steps)
+    run.add_argument("--seed", type=int, default=TrainConfig.seed)
+    run.add_argument("--threads", type=int, default=TrainConfig.num_threads)
+    run.add_argument("--no-channels-last", action="store_true", help="use contiguous (NCHW) memory format")
+    args = parser.parse_args(argv)
+    return TrainConfig(
+        data=args.data,
+        out_dir=args.out,
+        model=TransporterConfig(
+            image_size=args.image_size,
+            num_keypoints=args.keypoints,
+            encoder_widths=tuple(args.widths),
+            gaussian_std=args.gaussian_std,
+            norm_groups=args.norm_groups,
+        ),
+        loss_weights=LossWeights(reconstruction=args.reconstruction_weight, consistency=args.consistency_weight),
+        steps=args.steps,
+        batch_size=args.batch_size,
+        learning_rate=args.lr,
+        weight_decay=args.weight_decay,
+        min_gap_frames=args.min_gap,
+        max_gap_frames=args.max_gap,
+        held_out_fraction=args.held_out,
+        eval_every_steps=args.eval_every,
+        eval_pairs=args.eval_pairs,
+        checkpoint_every_steps=args.checkpoint_every,
+        image_topic=args.topic,
+        seed=args.seed,
+        num_threads=args.threads,
+        channels_last=not args.no_channels_last,
+        resume=not args.no_resume,
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    config = parse_args(argv)
+    try:
+        train(config)
+    except (DatasetError, CheckpointError) as error:
+        raise SystemExit(f"error: {error}") from None
+
+
+if __name__ == "__main__":
+    main()
