@@ -21,7 +21,6 @@ setup(
     maintainer_email="smrl@example.org",
     description="Unsupervised keypoints from camera images (Transporter, Kulkarni et al. 2019) and the keypoint node.",
     license="Apache-2.0",
-    tests_require=["pytest"],
     entry_points={
         "console_scripts": [
             "train_keypoints = smrl_perception.train:main",

@@ -21,7 +21,6 @@ setup(
     maintainer_email="smrl@example.org",
     description="PyBullet world with a 7-DoF arm, a table and objects; touch and pick tasks; the sim node that stands in for a real arm's driver.",
     license="Apache-2.0",
-    tests_require=["pytest"],
     entry_points={
         "console_scripts": [
             "sim_node = smrl_sim.sim_node:main",

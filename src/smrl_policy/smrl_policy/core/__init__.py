@@ -1,0 +1,1 @@
+"""ROS-free core of smrl_policy: importable and testable without rclpy."""
