@@ -1,0 +1,308 @@
+"""Which keypoints are the agent itself: labelling by contingency with its own joint motion.
+
+A keypoint is *self* when the agent's own joint motion predicts its image motion, on samples the
+predictor never saw. Nothing else is used: no masks, no labels, no colours.
+
+Samples. Each time the measured joints have moved `min_joint_step_rad` (L2 over the joints) since
+the last sample, the labeller takes one: the joint step dq = q_t - q_s and every keypoint's
+displacement dc = c_t - c_s over the same frames (s = the previous sample's frame). A still arm
+makes no samples, so the jitter of a still scene is never evidence; and the evidence does not
+depend on the camera rate (at 100 Hz a sample spans several frames, so a body point's motion
+stands well above the detector's jitter). The last `window_samples` samples are kept. The joint
+targets are not used: the measured motion is what moves the body, and the commands differ from it
+whenever the controller lags or the arm is blocked (as when it pushes something).
+
+Predictors. A point on the arm moves as dc = J(q) dq. Per keypoint, two nested ridge regressions
+of dc (2,): on dq alone (a constant Jacobian: n = 7 features, good after ~100 samples and over a
+small workspace) and on dq (x) [1, sin q, cos q] (a Jacobian varying with the configuration to first
+order: n (1 + 2n) = 105 features, better after a few hundred samples over a wide one; q = the
+step's mid-point). The keypoint's score is the better of the two held-out scores: model selection
+by cross-validation, whose optimism with two candidates is negligible.
+
+Robustness. A detector jump (the keypoint lands elsewhere for a frame) looks like a huge motion.
+Jumps are trimmed before scoring: fit the constant-Jacobian predictor, drop the samples whose
+residual exceeds `trim_factor` times the keypoint's median residual (plus `trim_allowance`), refit
+on the rest, repeat. Jumps are 10-100x a body point's residual, so they go; its own samples stay.
+Both predictors are then scored on the same kept samples.
+
+Score. R2 = 1 - SSE_held_out / sum |dc|^2 over the kept samples, by k-fold cross-validation over
+blocks of consecutive samples, times the fraction of samples kept. The product is the held-out
+explained motion when each trimmed sample counts as unexplained motion of the keypoint's average
+size: trimming bounds what a jump costs, but never makes motion look explained. The null model is
+"it does not move" (no intercept, no centring). 105 features fitted to a few hundred samples of an
+unrelated motion give a positive in-sample R2 by chance; held out, it is <= 0. Scores are clipped
+to [0, 1]. No model of the arm is needed; body_schema.py learns one afterwards from the keypoints
+labelled self.
+
+Label rule, per keypoint (thresholds in `ContingencyConfig`, with why):
+  unknown  fewer than `min_evidence_samples` kept samples;
+  world    its RMS displacement per kept sample is below `min_motion_rms` (it stayed put while the
+           arm moved: static background; R2 would be 0/0), or score < `self_threshold`;
+  self     score >= `self_threshold`.
+
+Why the traps fail:
+  - contact: an object the arm moves in a fraction p of the samples, still in the others, scores
+    about p or less. Least squares over all samples predicts p times the push everywhere (error
+    p(1 - p), motion p, of the push's power: R2 = p); when p < 1/2, trimming drops the pushes as
+    unexplained and the kept fraction counts them against the score. Pushing aside rather than
+    carrying is less predictable still. So an object stays world unless the arm carries it in most
+    samples, when it is, like a held tool, part of the body for this purpose (on the synthetic arm:
+    carried in 40% of the samples, score ~0; 60%, ~0.6; 80%, ~0.8).
+  - distractor arm: driven by joints the agent does not see: R2 ~ 0 held out.
+  - still arm: no samples; labels stay unknown, or as they were.
+  - detector jumps: trimmed, see above.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+# Label values of smrl_msgs/SelfModelState.
+LABEL_UNKNOWN = 0
+LABEL_SELF = 1
+LABEL_WORLD = 2
+
+
+@dataclass(frozen=True)
+class ContingencyConfig:
+    min_joint_step_rad: float = 0.1
+    """Joint motion (L2 over the joints) per sample. ~6 deg: a point 0.5 (normalised) from the moving
+    joint moves ~0.05 (1.6 px at 64 px), far above sub-pixel jitter, while the joint->image map stays
+    near linear over one step. Raise it when the keypoints jitter more."""
+    window_samples: int = 1500
+    """Samples kept (~1 min of babbling at 30 Hz): plenty for 105 features, and labels follow
+    slow changes (a tool held for a minute becomes self, and world again when put down)."""
+    min_evidence_samples: int = 150
+    """Kept samples before a label: from ~100 the constant-Jacobian R2 of body points is clear of
+    0.5 on the synthetic arm (0.65-0.8, others < 0.1); before that, LABEL_UNKNOWN."""
+    self_threshold: float = 0.5
+    """Score from which a keypoint is self: the joint motion predicts more than half of its motion,
+    held out. A contact object scores about its contact fraction or less, a distractor ~0, body
+    points 0.65-1 (the link nearest the base lowest: its motion is smallest against the jitter)."""
+    min_motion_rms: float = 0.005
+    """RMS displacement per sample (normalised; 0.16 px at 64 px) below which a keypoint did not
+    move while the arm did: static background, world."""
+    num_folds: int = 5
+    fold_block_samples: int = 10
+    """Consecutive samples share a fold, so held-out samples are not next to training samples
+    (babbling holds a target for several frames)."""
+    ridge: float = 1e-3
+    """Ridge penalty relative to the mean feature power: keeps 105 features well posed with few
+    samples without biasing the fit once there are many."""
+    trim_factor: float = 4.0
+    """Residuals above trim_factor x the keypoint's median residual are jumps, not motion. For
+    Gaussian residuals that is 4.7 sigma: almost no genuine sample is dropped."""
+    trim_allowance: float = 0.01
+    """Residual (normalised; 0.3 px at 64 px) never trimmed, for keypoints whose median residual is
+    ~0 (a static point without jitter)."""
+    trim_iterations: int = 3
+    """Fit-and-trim rounds: the first fit is pulled by the jumps, the next ones are not."""
+    min_intensity: float = 0.0
+    """Keypoints reported with a lower intensity (e.g. occluded) at either end of a sample are
+    left out of it. 0 uses every keypoint."""
+    refresh_interval_samples: int = 30
+    """Labels are recomputed at most once per this many samples: ~0.1 s on one busy core with a
+    full window and 16 keypoints, i.e. ~10% of a core at 30 samples/s; updates cost ~20 us."""
+
+
+def joint_motion_features(joint_step_rad: np.ndarray, joint_positions_rad: np.ndarray) -> np.ndarray:
+    """dq (x) [1, sin q, cos q] -> (n (1 + 2n),): a Jacobian that varies with q to first order.
+
+    Every (1 + 2n)-th feature, from the first, is dq itself: the constant-Jacobian predictor's.
+    """
+    basis = np.concatenate([[1.0], np.sin(joint_positions_rad), np.cos(joint_positions_rad)])
+    return np.outer(joint_step_rad, basis).ravel()
+
+
+class ContingencyLabeller:
+    """Online self/world labelling of K keypoints from their centres and the n joint positions.
+
+    Call `update` once per camera frame; read `labels` (K,) uint8 and `scores` (K,) in [0, 1].
+    """
+
+    def __init__(self, num_keypoints: int, num_joints: int, config: ContingencyConfig | None = None) -> None:
+        self.config = config or ContingencyConfig()
+        self.num_keypoints = num_keypoints
+        self.num_joints = num_joints
+        window = self.config.window_samples
+        self._features = np.zeros((window, num_joints * (1 + 2 * num_joints)))
+        self._displacements = np.zeros((window, num_keypoints, 2))
+        self._usable = np.zeros((window, num_keypoints), dtype=bool)
+        self._sample_index = np.zeros(window, dtype=np.int64)
+        self._num_samples = 0
+        self._anchor: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # centres, intensities, q
+        self._samples_since_refresh = 0
+        self._labels = np.full(num_keypoints, LABEL_UNKNOWN, dtype=np.uint8)
+        self._scores = np.zeros(num_keypoints)
+        self._evidence = np.zeros(num_keypoints, dtype=np.int64)
+
+    @property
+    def labels(self) -> np.ndarray:
+        """(K,) uint8: LABEL_UNKNOWN, LABEL_SELF or LABEL_WORLD."""
+        self._refresh_if_due()
+        return self._labels.copy()
+
+    @property
+    def scores(self) -> np.ndarray:
+        """(K,) in [0, 1]: held-out explained motion, 0 for keypoints that did not move."""
+        self._refresh_if_due()
+        return self._scores.copy()
+
+    @property
+    def evidence_samples(self) -> np.ndarray:
+        """(K,) samples each label rests on (jumps and low-intensity samples left out)."""
+        self._refresh_if_due()
+        return self._evidence.copy()
+
+    def start_episode(self) -> None:
+        """Forget the last frame (after a reset the scene jumps): the next frame starts a new sample."""
+        self._anchor = None
+
+    def update(self, centers: np.ndarray, intensities: np.ndarray, joint_positions_rad: np.ndarray) -> None:
+        """Add one frame: centres (K, 2) normalised, intensities (K,), joint positions (n,) rad."""
+        centers = np.asarray(centers, dtype=np.float64)
+        intensities = np.asarray(intensities, dtype=np.float64)
+        joint_positions_rad = np.asarray(joint_positions_rad, dtype=np.float64)
+        if centers.shape != (self.num_keypoints, 2) or intensities.shape != (self.num_keypoints,):
+            raise ValueError(f"expected centers ({self.num_keypoints}, 2) and intensities ({self.num_keypoints},), "
+                             f"got {centers.shape} and {intensities.shape}")
+        if joint_positions_rad.shape != (self.num_joints,):
+            raise ValueError(f"expected {self.num_joints} joint positions, got shape {joint_positions_rad.shape}")
+        if self._anchor is None:
+            self._anchor = (centers, intensities, joint_positions_rad)
+            return
+        anchor_centers, anchor_intensities, anchor_joints = self._anchor
+        joint_step = joint_positions_rad - anchor_joints
+        if np.linalg.norm(joint_step) < self.config.min_joint_step_rad:
+            return  # not enough of the agent's own motion yet: no evidence either way
+        self._anchor = (centers, intensities, joint_positions_rad)
+        slot = self._num_samples % self.config.window_samples
+        self._features[slot] = joint_motion_features(joint_step, (joint_positions_rad + anchor_joints) / 2)
+        self._displacements[slot] = centers - anchor_centers
+        self._usable[slot] = np.minimum(intensities, anchor_intensities) >= self.config.min_intensity
+        self._sample_index[slot] = self._num_samples
+        self._num_samples += 1
+        self._samples_since_refresh += 1
+
+    def _refresh_if_due(self) -> None:
+        if self._samples_since_refresh >= self.config.refresh_interval_samples:
+            self.refresh()
+
+    def refresh(self) -> None:
+        """Recompute scores and labels from the kept samples (done lazily by the properties)."""
+        cfg = self.config
+        self._samples_since_refresh = 0
+        filled = min(self._num_samples, cfg.window_samples)
+        if filled == 0:
+            return
+        folds = (self._sample_index[:filled] // cfg.fold_block_samples) % cfg.num_folds
+        features, displacements, usable = self._features[:filled], self._displacements[:filled], self._usable[:filled]
+        constant_jacobian = features[:, ::1 + 2 * self.num_joints]
+        kept = trim_jumps(constant_jacobian, displacements, usable, cfg)
+        explained = np.max([held_out_explained_motion(predictor_features, displacements, kept, folds, cfg)
+                            for predictor_features in (constant_jacobian, features)], axis=0)
+        explained *= kept.sum(axis=0) / np.maximum(usable.sum(axis=0), 1)  # trimmed samples count as unexplained
+        self._evidence = kept.sum(axis=0)
+        kept_power = np.einsum("nk,nkc->k", kept, displacements**2)
+        moved = np.sqrt(kept_power / np.maximum(self._evidence, 1)) >= cfg.min_motion_rms
+        self._scores = np.where(moved, np.clip(explained, 0.0, 1.0), 0.0)
+        self._labels = np.where(moved & (explained >= cfg.self_threshold), LABEL_SELF, LABEL_WORLD).astype(np.uint8)
+        self._labels[self._evidence < cfg.min_evidence_samples] = LABEL_UNKNOWN
+
+
+def trim_jumps(features: np.ndarray, displacements: np.ndarray, usable: np.ndarray,
+               config: ContingencyConfig) -> np.ndarray:
+    """(N, K) bool: the usable samples that are not detector jumps, by iterative trimming.
+
+    features (N, F), displacements (N, K, 2), usable (N, K) bool. Fit, drop samples whose residual
+    exceeds trim_factor x the keypoint's median residual + trim_allowance, refit from the rest.
+    Run with the constant-Jacobian features: its misfit is small next to a jump, and it is cheap.
+    """
+    phi = torch.from_numpy(np.ascontiguousarray(features))
+    motion = torch.from_numpy(displacements).transpose(0, 1)  # (K, N, 2)
+    usable = torch.from_numpy(usable).T                       # (K, N)
+    kept = usable
+    for _ in range(config.trim_iterations):
+        weighted_phi = kept[..., None] * phi                                            # (K, N, F)
+        coefficients = _ridge_solve(weighted_phi.transpose(1, 2) @ phi, weighted_phi.transpose(1, 2) @ motion,
+                                    config.ridge)                                       # (K, F, 2)
+        residual = (motion - phi @ coefficients).norm(dim=-1)                           # (K, N)
+        median = torch.where(usable, residual, torch.nan).nanmedian(dim=1).values.nan_to_num(0.0)
+        kept = usable & (residual <= config.trim_factor * median[:, None] + config.trim_allowance)
+    return kept.T.numpy()
+
+
+def held_out_explained_motion(features: np.ndarray, displacements: np.ndarray, kept: np.ndarray,
+                              folds: np.ndarray, config: ContingencyConfig) -> np.ndarray:
+    """(K,) held-out R2 of each keypoint's kept displacements given the joint motion features
+    (-inf .. 1; 0 where nothing moved), by k-fold cross-validation.
+
+    features (N, F), displacements (N, K, 2), kept (N, K) bool, folds (N,) in [0, num_folds).
+    For fold f, the ridge fit W on the other folds has the held-out error
+    sum |dc - W^T phi|^2 = power_f - 2 <W, cross_f> + <W, gram_f W>, from the fold's sums.
+    Runs in torch, whose thread count the caller sets: numpy's OpenBLAS threads thrash on a busy
+    machine (these solves took 1.4 s instead of 16 ms).
+    """
+    phi = torch.from_numpy(np.ascontiguousarray(features))
+    motion = torch.from_numpy(displacements).transpose(0, 1)  # (K, N, 2)
+    kept = torch.from_numpy(kept).T                           # (K, N)
+    fold_masks = [torch.from_numpy(folds == f) for f in range(config.num_folds)]
+    gram, cross, power = _fold_statistics(phi, motion, kept, fold_masks)
+    coefficients = _ridge_solve(gram.sum(dim=1, keepdim=True) - gram, cross.sum(dim=1, keepdim=True) - cross,
+                                config.ridge)  # per fold, fitted on the other folds
+    held_out_error = (power - 2.0 * (coefficients * cross).sum(dim=(-2, -1))
+                      + (coefficients * (gram @ coefficients)).sum(dim=(-2, -1))).clamp(min=0.0).sum(dim=1)
+    total_power = power.sum(dim=1)
+    return torch.where(total_power > 0, 1.0 - held_out_error / total_power.clamp(min=1e-300), 0.0).numpy()
+
+
+def _fold_statistics(phi: torch.Tensor, motion: torch.Tensor, kept: torch.Tensor,
+                     fold_masks: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per keypoint and fold, sums over its kept samples: phi phi^T (K, folds, F, F), phi dc^T
+    (K, folds, F, 2) and |dc|^2 (K, folds).
+
+    A keypoint's Gram matrix is the fold's shared one minus its few left-out samples (or, when it
+    keeps fewer than it leaves out, the sum over the kept ones), not a product over all samples for
+    every keypoint: the Gram matrices are most of a refresh's cost.
+    """
+    num_keypoints, num_features = kept.shape[0], phi.shape[1]
+    grams = torch.empty(num_keypoints, len(fold_masks), num_features, num_features, dtype=phi.dtype)
+    crosses, powers = [], []
+    for f, mask in enumerate(fold_masks):
+        fold_phi, fold_kept, fold_motion = phi[mask], kept[:, mask], motion[:, mask]
+        shared = fold_phi.T @ fold_phi
+        for k in range(num_keypoints):
+            if 2 * fold_kept[k].sum() >= len(fold_phi):
+                left_out = fold_phi[~fold_kept[k]]
+                grams[k, f] = shared - left_out.T @ left_out
+            else:
+                grams[k, f] = fold_phi[fold_kept[k]].T @ fold_phi[fold_kept[k]]
+        kept_motion = fold_kept[..., None] * fold_motion  # (K, N_f, 2)
+        crosses.append(fold_phi.T @ kept_motion)
+        powers.append(kept_motion.square().sum(dim=(1, 2)))
+    return grams, torch.stack(crosses, dim=1), torch.stack(powers, dim=1)
+
+
+def _ridge_solve(gram: torch.Tensor, cross: torch.Tensor, ridge: float) -> torch.Tensor:
+    """Solve (gram + ridge * mean diagonal * I) W = cross over the leading batch dimensions."""
+    mean_power = gram.diagonal(dim1=-2, dim2=-1).mean(dim=-1)
+    penalty = (ridge * mean_power + 1e-12)[..., None, None] * torch.eye(gram.shape[-1], dtype=gram.dtype)
+    return torch.linalg.solve(gram + penalty, cross)
+
+
+def label_episodes(centers: list[np.ndarray], intensities: list[np.ndarray], joint_positions_rad: list[np.ndarray],
+                   config: ContingencyConfig | None = None) -> ContingencyLabeller:
+    """Label over whole episodes: per episode, centres (T, K, 2), intensities (T, K), joints (T, n).
+
+    Evidence accumulates over the episodes; no sample spans two of them. Returns the labeller after
+    the last frame, refreshed: its `labels` and `scores` are final.
+    """
+    labeller = ContingencyLabeller(np.shape(centers[0])[1], np.shape(joint_positions_rad[0])[1], config)
+    for episode in zip(centers, intensities, joint_positions_rad, strict=True):
+        labeller.start_episode()
+        for frame_centers, frame_intensities, frame_joints in zip(*episode, strict=True):
+            labeller.update(frame_centers, frame_intensities, frame_joints)
+    labeller.refresh()
+    return labeller

@@ -1,0 +1,133 @@
+"""How well the self model did, measured against the simulator's ground truth.
+
+The `gt_*` arrays of an episode are read here only, never by a learner (architecture.md).
+
+True labels. A keypoint is truly self when it lies on the agent's arm (`gt_self_mask`) in at least
+half the frames. "Lies on" = the mask is set at its nearest pixel or within `tolerance_px` of it
+(a square window). One pixel, because a keypoint is a sub-pixel estimate and keypoint models like
+to sit on outlines, where the image changes most: with sub-pixel jitter the nearest pixel of a
+keypoint on the arm's edge flips between arm and background. More would call background next to a
+thin link self (a link is ~3 px wide at 64 px). A keypoint on the arm's static base is truly self
+but, never moving, cannot be told from background by contingency: expect it among the misses.
+
+Scores. Precision and recall of the LABEL_SELF predictions (unknown counts as not self); the
+body schema's error in pixels on frames it was not trained on.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patheffects import withStroke
+
+from smrl_self_model.core.body_schema import BodySchema
+from smrl_self_model.core.contingency import LABEL_SELF, LABEL_UNKNOWN, LABEL_WORLD
+from smrl_sim.core.camera import normalised_to_pixels
+
+
+def on_arm_fraction(centers: np.ndarray, gt_self_mask: np.ndarray, tolerance_px: int = 1) -> np.ndarray:
+    """Per keypoint, the fraction of frames it lies on the arm: centres (T, K, 2), mask (T, H, W) -> (K,)."""
+    num_frames, height, width = gt_self_mask.shape
+    nearest = np.rint(normalised_to_pixels(centers, width, height)).astype(np.int64)  # (T, K, 2) (u, v)
+    offsets = np.arange(-tolerance_px, tolerance_px + 1)
+    u = np.clip(nearest[..., 0, None, None] + offsets[None, :], 0, width - 1)   # (T, K, 1, w)
+    v = np.clip(nearest[..., 1, None, None] + offsets[:, None], 0, height - 1)  # (T, K, w, 1)
+    frames = np.arange(num_frames)[:, None, None, None]
+    on_arm = gt_self_mask[frames, v, u].any(axis=(-2, -1))  # (T, K)
+    return on_arm.mean(axis=0)
+
+
+def precision_recall(truly_self: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """Of the keypoints labelled self, the fraction truly self; of those truly self, the fraction
+    labelled self. NaN where undefined (nothing labelled, or nothing truly self)."""
+    predicted_self = np.asarray(labels) == LABEL_SELF
+    truly_self = np.asarray(truly_self, dtype=bool)
+    hits = np.sum(predicted_self & truly_self)
+    precision = hits / predicted_self.sum() if predicted_self.any() else float("nan")
+    recall = hits / truly_self.sum() if truly_self.any() else float("nan")
+    return float(precision), float(recall)
+
+
+@dataclass
+class KeypointResult:
+    keypoint: int
+    on_arm_fraction: float  # ground truth
+    truly_self: bool
+    score: float            # the labeller's
+    label: int              # LABEL_*
+
+
+@dataclass
+class LabellingReport:
+    keypoints: list[KeypointResult]
+    precision: float
+    recall: float
+
+    def table(self) -> str:
+        """A plain-text table, one row per keypoint, then precision and recall."""
+        names = {LABEL_UNKNOWN: "unknown", LABEL_SELF: "self", LABEL_WORLD: "world"}
+        rows = ["keypoint  on-arm  truth  score  label"]
+        rows += [f"{k.keypoint:8d}  {k.on_arm_fraction:6.2f}  {'self' if k.truly_self else 'world':5s}  "
+                 f"{k.score:5.2f}  {names[k.label]}" for k in self.keypoints]
+        rows.append(f"precision {self.precision:.2f}, recall {self.recall:.2f}")
+        return "\n".join(rows)
+
+
+def labelling_report(on_arm: np.ndarray, scores: np.ndarray, labels: np.ndarray,
+                     min_on_arm_fraction: float = 0.5) -> LabellingReport:
+    """Compare the labeller's (K,) scores and labels with the (K,) on-arm fractions."""
+    truly_self = np.asarray(on_arm) >= min_on_arm_fraction
+    precision, recall = precision_recall(truly_self, labels)
+    keypoints = [KeypointResult(i, float(on_arm[i]), bool(truly_self[i]), float(scores[i]), int(labels[i]))
+                 for i in range(len(on_arm))]
+    return LabellingReport(keypoints, precision, recall)
+
+
+def body_schema_error_px(schema: BodySchema, joint_positions_rad: np.ndarray, centers: np.ndarray,
+                         image_size_px: tuple[int, int]) -> float:
+    """Mean pixel error of the schema on frames it was not trained on: joints (T, n), all centres (T, K, 2)."""
+    observed = np.asarray(centers)[:, schema.self_keypoint_indices]
+    return schema.prediction_error_px(joint_positions_rad, observed, image_size_px)
+
+
+LABEL_STYLES = {  # colour-blind-safe colours (Okabe-Ito), and distinct markers too
+    LABEL_SELF: dict(color="#D55E00", marker="o", label="self"),
+    LABEL_WORLD: dict(color="#0072B2", marker="s", label="world"),
+    LABEL_UNKNOWN: dict(color="#999999", marker="x", label="unknown"),
+}
+
+
+def draw_labelled_frames(path: Path | str, rgb_frames: np.ndarray, centers: np.ndarray, labels: np.ndarray,
+                         upscale: int = 4) -> Path:
+    """A PNG strip of frames (N, H, W, 3) uint8 with their keypoints (N, K, 2) coloured by label.
+
+    `labels` is (K,) for one labelling of all frames, or (N, K) for each frame's own.
+    Frames are enlarged `upscale` times with nearest-neighbour pixels, so what the model saw stays
+    visible; each keypoint carries its index, as in the report's table, and a white halo.
+    """
+    num_frames, height, width, _ = rgb_frames.shape
+    labels = np.broadcast_to(labels, centers.shape[:2])
+    figure = Figure(figsize=(2.2 * num_frames, 2.6), dpi=100)
+    FigureCanvasAgg(figure)
+    for i in range(num_frames):
+        axes = figure.add_subplot(1, num_frames, i + 1)
+        axes.imshow(np.repeat(np.repeat(rgb_frames[i], upscale, axis=0), upscale, axis=1))
+        pixels = normalised_to_pixels(centers[i], width, height) * upscale + (upscale - 1) / 2
+        for k, ((u, v), label) in enumerate(zip(pixels, labels[i])):
+            style = LABEL_STYLES[int(label)]
+            axes.plot(u, v, marker=style["marker"], color=style["color"], markersize=7, markeredgewidth=2,
+                      fillstyle="none", linestyle="none", path_effects=[withStroke(linewidth=4, foreground="white")])
+            axes.annotate(str(k), (u, v), xytext=(4, 4), textcoords="offset points", fontsize=7, color=style["color"])
+        axes.set_axis_off()
+    legend = [Line2D([], [], marker=s["marker"], color=s["color"], fillstyle="none", linestyle="none", label=s["label"])
+              for s in LABEL_STYLES.values()]
+    figure.legend(handles=legend, loc="lower center", ncol=3, frameon=False)
+    figure.tight_layout(rect=(0, 0.1, 1, 1))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path)
+    return path
