@@ -23,7 +23,9 @@ setup(
     license="Apache-2.0",
     entry_points={
         "console_scripts": [
+            "keypoint_node = smrl_perception.keypoint_node:main",
             "train_keypoints = smrl_perception.train:main",
+            "probe_keypoints = smrl_perception.probe:main",
             "benchmark_keypoints = smrl_perception.benchmark:main",
         ],
     },

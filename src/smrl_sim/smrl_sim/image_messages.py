@@ -33,8 +33,8 @@ def image_msg_to_rgb(msg: Image) -> np.ndarray:
     if CvBridge is not None:
         try:
             return CvBridge().imgmsg_to_cv2(msg, desired_encoding="rgb8")
-        except CvBridgeError as error:
-            raise ImageFormatError(str(error)) from error
+        except (CvBridgeError, TypeError, ValueError) as error:  # cv_bridge raises all three for bad data
+            raise ImageFormatError(f"cv_bridge cannot convert this image: {error}") from error
     channels = _CHANNELS.get(msg.encoding)
     if channels is None:
         raise ImageFormatError(f"unsupported encoding {msg.encoding!r}; supported: {sorted(_CHANNELS)}")

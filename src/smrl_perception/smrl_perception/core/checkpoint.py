@@ -7,6 +7,7 @@ load can fail raises `CheckpointError` naming the file and the reason.
 from __future__ import annotations
 
 import dataclasses
+import importlib.resources
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,8 @@ from smrl_perception.core.transporter import Transporter, TransporterConfig
 
 FORMAT_NAME = "smrl_perception.transporter"
 FORMAT_VERSION = 1
+#: The trained model shipped as package data (models/README.md says how it was made).
+SHIPPED_MODEL = "keypoints_default.pt"
 
 
 class CheckpointError(Exception):
@@ -120,3 +123,10 @@ def load_checkpoint(path: Path | str, expected_config: TransporterConfig | None 
 def load_transporter(path: Path | str) -> Transporter:
     """The trained model in a checkpoint, ready for inference (what the keypoint node loads)."""
     return load_checkpoint(path).restore_model()
+
+
+def load_shipped_transporter() -> Transporter:
+    """The model shipped in the package, so the node and the demo work without training first."""
+    resource = importlib.resources.files("smrl_perception") / "models" / SHIPPED_MODEL
+    with importlib.resources.as_file(resource) as path:
+        return load_transporter(path)

@@ -1,15 +1,17 @@
 """How good are the keypoints? Measured against the simulator's ground truth (evaluation only).
 
-Two measures on held-out frames, with keypoints and ground truth both in pixels (u right, v down,
-pixel (0, 0)'s centre at (0, 0): convert model centres with
-`smrl_sim.core.camera.normalised_to_pixels`):
+Keypoints and ground truth are both in pixels (u right, v down, pixel (0, 0)'s centre at (0, 0):
+convert model centres with `smrl_sim.core.camera.normalised_to_pixels`). Three measures:
 
 - a linear probe: can a linear map from the K keypoints recover the end effector, the object and
-  each arm link? Fit by least squares on the first `fit_fraction` of the frames and scored on the
-  rest (a split in time, so neighbouring frames do not leak between the two);
-- keypoint placement: how often each keypoint sits on the arm, on the object or on background.
+  each arm link? Cross-validated over whole episodes: each episode is predicted by a map fit on
+  other episodes only, so neither neighbouring frames nor an episode's own object pose leak;
+- the best single keypoint: the one whose mean distance to a target is smallest (is there a
+  keypoint *on* the object, rather than keypoints that merely correlate with it?);
+- keypoint placement: how often each keypoint sits on the arm, the object, the distractor arm or
+  the background.
 
-Plus a drawing of keypoints on a strip of frames.
+Plus a drawing of keypoints on a grid of frames.
 """
 from __future__ import annotations
 
@@ -17,13 +19,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from matplotlib import colormaps
-from PIL import Image, ImageDraw
+from PIL import Image
+
+from smrl_perception.core.drawing import draw_keypoints
+
+PLACES = ("arm", "object", "distractor", "background")
 
 
 @dataclass(frozen=True)
 class ProbeScore:
-    r2: float              # 1 - residual / total sum of squares over u and v; nan if the target never moves
+    r2: float              # 1 - residual / total sum of squares over u and v; nan if the target hardly moves
     mean_error_px: float   # mean Euclidean distance between predicted and true point
 
 
@@ -36,90 +41,130 @@ def ground_truth_points(episode: dict[str, np.ndarray]) -> dict[str, np.ndarray]
 
 
 def linear_probe(
-    keypoints_px: np.ndarray, targets_px: dict[str, np.ndarray], fit_fraction: float = 0.7
+    keypoints_px: np.ndarray,
+    targets_px: dict[str, np.ndarray],
+    episode_ids: np.ndarray,
+    folds: int = 4,
+    min_spread_px: float = 0.5,
 ) -> dict[str, ProbeScore]:
-    """Score a least-squares map (K keypoints (T, K, 2) -> each (T, 2) target) on held-out frames.
+    """Score a least-squares map (K keypoints (T, K, 2) + bias -> each (T, 2) target) by
+    cross-validation over the episodes in `episode_ids` (T,): episodes are dealt into `folds`
+    groups and each group is predicted by the map fit on the others.
 
     R^2 is about 1 when the target is a linear function of the keypoints and about 0 (or below)
-    when they say nothing about it. Frames where a target is not finite are left out for it.
+    when they say nothing about it. It is nan for a target whose RMS spread about its mean is below
+    `min_spread_px` (e.g. the arm's base links): there is no motion to explain, and R^2 of
+    sub-pixel jitter means nothing. Frames where a target is not finite are left out for it.
     """
     num_frames = len(keypoints_px)
-    num_fit = int(round(num_frames * fit_fraction))
-    if not 0 < num_fit < num_frames:
-        raise ValueError(f"{num_frames} frames cannot be split {fit_fraction:.0%} fit / rest scored")
+    episodes = np.unique(episode_ids)
+    if len(episodes) < 2:
+        raise ValueError(f"{len(episodes)} episode(s): the probe needs at least 2 to fit on one and score another")
+    folds = min(folds, len(episodes))
+    fold_of_frame = np.searchsorted(episodes, episode_ids) % folds
     features = np.hstack([keypoints_px.reshape(num_frames, -1), np.ones((num_frames, 1))])
     scores = {}
     for name, target in targets_px.items():
         usable = np.isfinite(target).all(axis=1) & np.isfinite(features).all(axis=1)
-        fit = usable & (np.arange(num_frames) < num_fit)
-        scored = usable & (np.arange(num_frames) >= num_fit)
-        weights, *_ = np.linalg.lstsq(features[fit], target[fit], rcond=None)
-        predicted = features[scored] @ weights
-        residual = ((target[scored] - predicted) ** 2).sum()
+        predicted = np.full(target.shape, np.nan)
+        for fold in range(folds):
+            fit, scored = usable & (fold_of_frame != fold), usable & (fold_of_frame == fold)
+            if fit.any() and scored.any():
+                weights, *_ = np.linalg.lstsq(features[fit], target[fit], rcond=None)
+                predicted[scored] = features[scored] @ weights
+        scored = np.isfinite(predicted).all(axis=1)
+        residual = ((target[scored] - predicted[scored]) ** 2).sum()
         total = ((target[scored] - target[scored].mean(axis=0)) ** 2).sum()
+        moves = total > 0 and np.sqrt(total / scored.sum()) >= min_spread_px
         scores[name] = ProbeScore(
-            r2=float(1.0 - residual / total) if total > 0 else float("nan"),
-            mean_error_px=float(np.linalg.norm(target[scored] - predicted, axis=1).mean()),
+            r2=float(1.0 - residual / total) if moves else float("nan"),
+            mean_error_px=float(np.linalg.norm(target[scored] - predicted[scored], axis=1).mean()),
         )
     return scores
 
 
+def best_single_keypoint(keypoints_px: np.ndarray, target_px: np.ndarray) -> tuple[int, float]:
+    """(index, mean distance px) of the keypoint (T, K, 2) closest on average to the target (T, 2)."""
+    usable = np.isfinite(target_px).all(axis=1)
+    distances = np.linalg.norm(keypoints_px[usable] - target_px[usable, None], axis=-1).mean(axis=0)  # (K,)
+    index = int(np.argmin(distances))
+    return index, float(distances[index])
+
+
+def distractor_mask(segmentation: np.ndarray, self_mask: np.ndarray) -> np.ndarray:
+    """(T, H, W) pixels of the look-alike distractor arm, from PyBullet's segmentation (T, H, W).
+
+    The datasets do not name the distractor's body, so it is found by what it is: a body seen with
+    more than one link (articulated) that is not the agent's own arm. Static scenery (ground,
+    table, object) shows a single link. All False when there is no distractor.
+    """
+    seen = segmentation >= 0
+    bodies = np.where(seen, segmentation & 0xFFFFFF, -1)
+    links = np.where(seen, segmentation >> 24, -1)
+    own_bodies = np.unique(bodies[self_mask])
+    mask = np.zeros(segmentation.shape, dtype=bool)
+    for body in np.setdiff1d(np.unique(bodies[seen]), own_bodies):
+        on_body = bodies == body
+        if len(np.unique(links[on_body])) > 1:
+            mask |= on_body
+    return mask
+
+
 @dataclass(frozen=True)
 class KeypointPlacement:
-    on_arm: np.ndarray          # (K,) fraction of frames on a `gt_self_mask` pixel
-    on_object: np.ndarray       # (K,) fraction on a `gt_object_mask` pixel
-    on_background: np.ndarray   # (K,) the rest
+    """(K,) fraction of frames each keypoint sits on each place; the four sum to 1."""
+
+    on_arm: np.ndarray          # a `gt_self_mask` pixel
+    on_object: np.ndarray       # a `gt_object_mask` pixel
+    on_distractor: np.ndarray   # a distractor arm pixel (`distractor_mask`)
+    on_background: np.ndarray   # anything else
+
+    def fractions(self) -> np.ndarray:
+        """(len(PLACES), K) in the order of PLACES."""
+        return np.stack([self.on_arm, self.on_object, self.on_distractor, self.on_background])
 
     def mostly(self) -> np.ndarray:
-        """(K,) 'arm', 'object' or 'background': where each keypoint sits most often."""
-        labels = np.array(["arm", "object", "background"])
-        return labels[np.argmax(np.stack([self.on_arm, self.on_object, self.on_background]), axis=0)]
+        """(K,) the place each keypoint sits on most often."""
+        return np.array(PLACES)[np.argmax(self.fractions(), axis=0)]
 
     def counts(self) -> dict[str, int]:
-        """How many keypoints are mostly on the arm, the object, the background."""
+        """How many keypoints are mostly on each place."""
         mostly = self.mostly()
-        return {label: int((mostly == label).sum()) for label in ("arm", "object", "background")}
+        return {place: int((mostly == place).sum()) for place in PLACES}
 
 
 def keypoint_placement(
-    keypoints_px: np.ndarray, self_mask: np.ndarray, object_mask: np.ndarray
+    keypoints_px: np.ndarray,
+    self_mask: np.ndarray,
+    object_mask: np.ndarray,
+    distractor: np.ndarray | None = None,
 ) -> KeypointPlacement:
     """Where keypoints (T, K, 2) land in the (T, H, W) masks, at their nearest pixel (clipped to the
-    image). A pixel in both masks counts as arm."""
+    image). Overlaps count for the first of arm, object, distractor."""
     num_frames, height, width = self_mask.shape
     columns = np.clip(np.rint(keypoints_px[..., 0]).astype(int), 0, width - 1)  # (T, K)
     rows = np.clip(np.rint(keypoints_px[..., 1]).astype(int), 0, height - 1)
     frames = np.arange(num_frames)[:, None]
     on_arm = self_mask[frames, rows, columns]
     on_object = object_mask[frames, rows, columns] & ~on_arm
+    on_distractor = (
+        distractor[frames, rows, columns] & ~on_arm & ~on_object if distractor is not None else np.zeros_like(on_arm)
+    )
     return KeypointPlacement(
         on_arm=on_arm.mean(axis=0),
         on_object=on_object.mean(axis=0),
-        on_background=(~on_arm & ~on_object).mean(axis=0),
+        on_distractor=on_distractor.mean(axis=0),
+        on_background=(~on_arm & ~on_object & ~on_distractor).mean(axis=0),
     )
 
 
-def keypoint_colours(num_keypoints: int) -> list[tuple[int, int, int]]:
-    """Distinct RGB colours, one per keypoint index (tab10, or tab20 beyond 10 keypoints)."""
-    colormap = colormaps["tab10" if num_keypoints <= 10 else "tab20"]
-    return [tuple(int(255 * c) for c in colormap(i % colormap.N)[:3]) for i in range(num_keypoints)]
-
-
-def draw_keypoint_strip(frames_rgb: np.ndarray, keypoints_px: np.ndarray, path: Path, scale: int = 4) -> Path:
-    """Frames (N, H, W, 3) uint8 side by side, upscaled `scale`x (nearest neighbour), with each
-    keypoint (N, K, 2) drawn as a numbered ring in its own colour; written as PNG."""
-    num_frames, height, width, _ = frames_rgb.shape
-    strip = np.concatenate(list(frames_rgb), axis=1).repeat(scale, axis=0).repeat(scale, axis=1)
-    image = Image.fromarray(strip)
-    draw = ImageDraw.Draw(image)
-    radius = 1.5 * scale
-    colours = keypoint_colours(keypoints_px.shape[1])
-    for frame, keypoints in enumerate(keypoints_px):
-        for index, (u, v) in enumerate(keypoints):
-            # pixel (u, v)'s centre is at ((u + 0.5) * scale) in the upscaled image
-            x, y = (frame * width + u + 0.5) * scale, (v + 0.5) * scale
-            draw.ellipse([x - radius, y - radius, x + radius, y + radius], outline=colours[index], width=2)
-            draw.text((x + radius, y - 2 * radius), str(index), fill=colours[index])
+def draw_keypoint_grid(frames_rgb: np.ndarray, keypoints_px: np.ndarray, path: Path, scale: int = 4) -> Path:
+    """Frames (R, N, H, W, 3) uint8 in R rows of N, upscaled `scale`x, each keypoint (R, N, K, 2)
+    drawn as a numbered ring in its own colour; written as PNG."""
+    rows = [
+        np.concatenate([draw_keypoints(frame, keypoints, scale) for frame, keypoints in zip(*row)], axis=1)
+        for row in zip(frames_rgb, keypoints_px)
+    ]
     path = Path(path)
-    image.save(path)
+    Image.fromarray(np.concatenate(rows, axis=0)).save(path, optimize=True)
     return path

@@ -41,7 +41,7 @@ class TrainConfig:
     out_dir: str = "runs/keypoints"
     model: TransporterConfig = field(default_factory=TransporterConfig)
     loss_weights: LossWeights = field(default_factory=LossWeights)
-    steps: int = 5000                # optimizer steps in total (a resumed run continues to this)
+    steps: int = 2000                # optimizer steps in total (a resumed run continues to this)
     batch_size: int = 32             # frame pairs per step
     learning_rate: float = 1e-3
     weight_decay: float = 1e-4       # Adam's L2 penalty, as the original project

@@ -54,7 +54,7 @@ def collect_episode(config: CollectConfig, index: int) -> dict[str, float]:
         camera, robot = world.camera, world.robot
         frames: dict[str, list] = {k: [] for k in (
             "rgb", "joint_positions", "joint_targets", "time_s", "gt_segmentation", "gt_self_mask",
-            "gt_object_mask", "gt_ee_pixel", "gt_object_pixel", "gt_link_pixels", "gt_ee_position",
+            "gt_object_mask", "gt_distractor_mask", "gt_ee_pixel", "gt_object_pixel", "gt_link_pixels", "gt_ee_position",
             "gt_object_position")}
         for _ in range(config.frames):
             targets = babbling.next_targets()
@@ -69,6 +69,7 @@ def collect_episode(config: CollectConfig, index: int) -> dict[str, float]:
             frames["gt_segmentation"].append(segmentation)
             frames["gt_self_mask"].append(world.self_mask(segmentation))
             frames["gt_object_mask"].append(world.object_mask(segmentation))
+            frames["gt_distractor_mask"].append(world.distractor_mask(segmentation))
             frames["gt_ee_pixel"].append(camera.project(ee)[0].astype(np.float32))
             frames["gt_object_pixel"].append(camera.project(obj)[0].astype(np.float32))
             frames["gt_link_pixels"].append(camera.project(robot.link_positions()).astype(np.float32))

@@ -14,10 +14,6 @@ import numpy as np
 
 FORMAT_VERSION = 1
 LEARNER_KEYS = ("rgb", "joint_positions", "joint_targets", "time_s")
-GROUND_TRUTH_KEYS = (
-    "gt_segmentation", "gt_self_mask", "gt_object_mask", "gt_ee_pixel", "gt_object_pixel",
-    "gt_link_pixels", "gt_ee_position", "gt_object_position",
-)
 
 
 class DatasetError(RuntimeError):

@@ -170,6 +170,12 @@ class SimWorld:
         """Pixels that show the agent's own arm (not the distractor twin)."""
         return (segmentation >= 0) & ((segmentation & 0xFFFFFF) == self.robot.body_id)
 
+    def distractor_mask(self, segmentation: np.ndarray) -> np.ndarray:
+        """Pixels of the look-alike distractor arm (all False without one)."""
+        if self.distractor is None:
+            return np.zeros(segmentation.shape, dtype=bool)
+        return (segmentation >= 0) & ((segmentation & 0xFFFFFF) == self.distractor.robot.body_id)
+
     def object_mask(self, segmentation: np.ndarray) -> np.ndarray:
         return (segmentation >= 0) & ((segmentation & 0xFFFFFF) == self.object_id)
 
