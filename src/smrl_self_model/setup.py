@@ -23,6 +23,8 @@ setup(
     license="Apache-2.0",
     entry_points={
         "console_scripts": [
+            "self_model_node = smrl_self_model.self_model_node:main",
+            "evaluate_self_model = smrl_self_model.evaluate:main",
         ],
     },
 )

@@ -11,20 +11,21 @@ from smrl_self_model.core.pixel_distance import pixel_distance
 
 IMAGE_SIZE_PX = (64, 64)
 ARM_KEYPOINTS = list(range(7))  # the synthetic episode's first 7 keypoints are the arm's
+JOINT_NAMES = [f"joint{i}" for i in range(1, 8)]
 
 
 @pytest.fixture(scope="module")
 def trained(synthetic_episode):
     """A schema trained on 2000 frames with 5% detector jumps, and a held-out episode without."""
     training = synthetic_episode(0, 2000, outlier_rate=0.05)
-    schema, log = train_body_schema(training.joint_positions_rad, training.centers[:, ARM_KEYPOINTS], ARM_KEYPOINTS)
+    schema, log = train_body_schema(training.joint_positions_rad, training.centers, ARM_KEYPOINTS, JOINT_NAMES)
     return schema, log, synthetic_episode(1, 500)
 
 
 def test_learns_the_arm_to_a_fraction_of_a_pixel_on_held_out_configurations(trained):
     schema, log, held_out = trained
     observed = held_out.centers[:, ARM_KEYPOINTS]
-    error_px = schema.prediction_error_px(held_out.joint_positions_rad, observed, IMAGE_SIZE_PX)
+    error_px = schema.prediction_errors_px(held_out.joint_positions_rad, held_out.centers, IMAGE_SIZE_PX).mean()
     mean_pose_error_px = pixel_distance(observed.mean(axis=0), observed, IMAGE_SIZE_PX).mean()
     assert error_px < 0.5, error_px                  # the jitter alone is ~0.15 px
     assert error_px < 0.05 * mean_pose_error_px
@@ -44,16 +45,34 @@ def test_predicts_one_configuration_or_a_batch(trained):
 def test_training_is_seeded(synthetic_episode):
     episode = synthetic_episode(0, 300)
     config = TrainingConfig(max_epochs=5)
-    first, _ = train_body_schema(episode.joint_positions_rad, episode.centers[:, :3], [0, 1, 2], (16,), config)
-    second, _ = train_body_schema(episode.joint_positions_rad, episode.centers[:, :3], [0, 1, 2], (16,), config)
+    first, _ = train_body_schema(episode.joint_positions_rad, episode.centers, [0, 1, 2], JOINT_NAMES, (16,), config)
+    second, _ = train_body_schema(episode.joint_positions_rad, episode.centers, [0, 1, 2], JOINT_NAMES, (16,), config)
     joints = episode.joint_positions_rad
     np.testing.assert_array_equal(first.predict(joints), second.predict(joints))
+
+
+def test_the_error_is_over_the_schemas_own_keypoints_among_all():
+    schema = BodySchema(["a", "b", "c"], num_keypoints=4, self_keypoint_indices=[2, 0], hidden_sizes=(8,))
+    joints = np.random.default_rng(0).uniform(-1, 1, (5, 3))
+    centers = np.full((5, 4, 2), 0.9)  # keypoints 1 and 3 are elsewhere
+    centers[:, [2, 0]] = schema.predict(joints)
+    assert schema.prediction_errors_px(joints, centers, IMAGE_SIZE_PX).max() < 1e-4
+    centers[:, 0, 0] += 0.25  # 8 px off, for the schema's second keypoint
+    np.testing.assert_allclose(schema.prediction_errors_px(joints, centers, IMAGE_SIZE_PX), [[0, 8]] * 5, atol=1e-4)
+    np.testing.assert_allclose(schema.prediction_errors_px(joints[0], centers[0], IMAGE_SIZE_PX), [0, 8], atol=1e-4)
+
+
+def test_keypoint_indices_must_be_distinct_keypoints_of_the_model():
+    for indices in ([0, 4], [1, 1], [-1]):
+        with pytest.raises(ValueError, match="not distinct keypoints of 4"):
+            BodySchema(JOINT_NAMES, 4, indices)
 
 
 def test_save_and_load_round_trip(trained, tmp_path):
     schema, _, held_out = trained
     loaded = BodySchema.load(schema.save(tmp_path / "schema.pt"))
     assert loaded.self_keypoint_indices == ARM_KEYPOINTS and loaded.hidden_sizes == schema.hidden_sizes
+    assert loaded.joint_names == JOINT_NAMES and loaded.num_keypoints == len(held_out.roles)
     joints = held_out.joint_positions_rad
     np.testing.assert_array_equal(loaded.predict(joints), schema.predict(joints))
 
@@ -64,7 +83,7 @@ def test_bad_files_raise_model_file_errors_that_say_why(tmp_path):
     (tmp_path / "garbage.pt").write_bytes(b"not a model at all")
     with pytest.raises(ModelFileError, match="not a readable model file"):
         BodySchema.load(tmp_path / "garbage.pt")
-    schema_file = BodySchema(7, [0, 1]).save(tmp_path / "schema.pt")
+    schema_file = BodySchema(JOINT_NAMES, 12, [0, 1]).save(tmp_path / "schema.pt")
     (tmp_path / "truncated.pt").write_bytes(schema_file.read_bytes()[:200])
     with pytest.raises(ModelFileError, match="not a readable model file"):
         BodySchema.load(tmp_path / "truncated.pt")
@@ -74,8 +93,10 @@ def test_bad_files_raise_model_file_errors_that_say_why(tmp_path):
     with pytest.raises(ModelFileError, match="format version 99, this code reads version 1"):
         BodySchema.load(tmp_path / "future.pt")
     save_model_file(tmp_path / "wrong_shape.pt", FORMAT_NAME, 1,
-                    {"num_joints": 7, "self_keypoint_indices": [0], "hidden_sizes": [128, 128]},
-                    BodySchema(7, [0, 1]).network.state_dict())
+                    {"joint_names": JOINT_NAMES, "num_keypoints": 12, "self_keypoint_indices": [0],
+                     "keypoint_model_sha256": "",
+                     "hidden_sizes": [128, 128]},
+                    BodySchema(JOINT_NAMES, 12, [0, 1]).network.state_dict())
     with pytest.raises(ModelFileError, match="do not fit a body schema"):
         BodySchema.load(tmp_path / "wrong_shape.pt")
 

@@ -79,6 +79,8 @@ def test_unknown_until_enough_evidence(synthetic_episode):
             zip(episode.centers, episode.intensities, episode.joint_positions_rad), start=1):
         labeller.update(centers, intensities, joints)
         if frame == 100:
+            labeller.refresh()
+            assert labeller.num_samples > 0
             assert np.all(labeller.evidence_samples < ContingencyConfig().min_evidence_samples)
             assert np.all(labeller.labels == LABEL_UNKNOWN)
     labeller.refresh()

@@ -2,16 +2,17 @@
 import math
 
 import numpy as np
+import pytest
 from matplotlib.image import imread
 
-from smrl_self_model.core.body_schema import BodySchema
 from smrl_self_model.core.contingency import LABEL_SELF, LABEL_UNKNOWN, LABEL_WORLD
 from smrl_self_model.core.evaluation import (
-    body_schema_error_px,
     draw_labelled_frames,
     labelling_report,
+    labels_at_threshold,
     on_arm_fraction,
     precision_recall,
+    sweep_self_threshold,
 )
 from smrl_self_model.core.pixel_distance import pixel_distance
 from smrl_sim.core.camera import pixels_to_normalised
@@ -50,28 +51,18 @@ def test_precision_and_recall_count_only_self_labels():
 
 def test_labelling_report_rows_and_table():
     report = labelling_report(np.array([0.9, 0.5, 0.2]), np.array([0.8, 0.3, 0.6]),
-                              np.array([LABEL_SELF, LABEL_WORLD, LABEL_SELF]))
+                              np.array([LABEL_SELF, LABEL_WORLD, LABEL_SELF]), np.array([200, 180, 190]))
     assert [k.truly_self for k in report.keypoints] == [True, True, False]
     assert (report.precision, report.recall) == (0.5, 0.5)
     lines = report.table().splitlines()
     assert len(lines) == 5
-    assert lines[2].split() == ["1", "0.50", "self", "0.30", "world"]
+    assert lines[2].split() == ["1", "0.50", "self", "0.30", "180", "world"]
     assert lines[-1] == "precision 0.50, recall 0.50"
 
 
 def test_pixel_distance_scales_each_axis_by_half_the_image_size():
     np.testing.assert_allclose(pixel_distance([[0.0, 0.0], [0.0, 0.0]], [[0.5, 0.0], [0.3, 0.4]], (64, 48)),
                                [16.0, math.hypot(0.3 * 32, 0.4 * 24)])
-
-
-def test_body_schema_error_compares_the_schemas_own_keypoints():
-    schema = BodySchema(num_joints=3, self_keypoint_indices=[2, 0], hidden_sizes=(8,))
-    joints = np.random.default_rng(0).uniform(-1, 1, (5, 3))
-    centers = np.full((5, 4, 2), 0.9)  # keypoints 1 and 3 are elsewhere
-    centers[:, [2, 0]] = schema.predict(joints)
-    assert body_schema_error_px(schema, joints, centers, (64, 64)) < 1e-4
-    centers[:, 0, 0] += 0.25  # 8 px off, for one of the two keypoints
-    assert math.isclose(body_schema_error_px(schema, joints, centers, (64, 64)), 4.0, rel_tol=1e-4)
 
 
 def test_draw_labelled_frames_writes_a_png_with_the_label_colours(tmp_path):
@@ -84,3 +75,16 @@ def test_draw_labelled_frames_writes_a_png_with_the_label_colours(tmp_path):
     for colour in ("#D55E00", "#0072B2"):
         rgb = np.array([int(colour[i:i + 2], 16) for i in (1, 3, 5)]) / 255
         assert np.any(np.all(np.abs(image - rgb) < 0.05, axis=-1)), colour
+
+
+def test_the_threshold_sweep_picks_the_middle_of_the_thresholds_best_for_the_worst_scene():
+    scores = np.array([0.9, 0.6, 0.3, 0.1])
+    labels = np.full(4, LABEL_WORLD)
+    cases = {"one": (scores, labels, np.array([True, True, True, False])),   # perfect in (0.1, 0.3]
+             "two": (scores, labels, np.array([True, True, False, False]))}  # perfect in (0.3, 0.6]
+    sweep = sweep_self_threshold(cases, np.round(np.arange(0.1, 1.0, 0.1), 1))
+    # No threshold suits both: from 0.2 to 0.6 one scene loses a third of precision or recall.
+    assert sweep.worst.tolist() == pytest.approx([0.5, 2 / 3, 2 / 3, 2 / 3, 2 / 3, 2 / 3, 1 / 3, 1 / 3, 1 / 3])
+    assert sweep.best_threshold == pytest.approx(0.4)
+    labels[3] = LABEL_UNKNOWN
+    assert labels_at_threshold(scores, labels, 0.5).tolist() == [LABEL_SELF, LABEL_SELF, LABEL_WORLD, LABEL_UNKNOWN]

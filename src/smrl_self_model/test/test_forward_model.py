@@ -8,6 +8,8 @@ from smrl_self_model.core.pixel_distance import pixel_distance
 
 IMAGE_SIZE_PX = (64, 64)
 ARM_KEYPOINTS = list(range(7))
+JOINT_NAMES = [f"joint{i}" for i in range(1, 8)]
+NUM_KEYPOINTS = 12  # the synthetic episode's: 7 arm, 4 background, 1 object
 
 
 def arm_transitions(episode):
@@ -19,7 +21,7 @@ def arm_transitions(episode):
 def trained(synthetic_episode):
     """An ensemble of 5 trained briefly on two 1000-frame episodes, and a held-out episode."""
     training = Transitions.concatenate([arm_transitions(synthetic_episode(seed, 1000)) for seed in (0, 1)])
-    model, _ = train_forward_model(training, ARM_KEYPOINTS, hidden_sizes=(64, 64),
+    model, _ = train_forward_model(training, JOINT_NAMES, NUM_KEYPOINTS, ARM_KEYPOINTS, hidden_sizes=(64, 64),
                                    config=TrainingConfig(learning_rate=3e-3, max_epochs=100))
     return model, arm_transitions(synthetic_episode(2, 500))
 
@@ -62,4 +64,5 @@ def test_save_and_load_round_trip(trained, tmp_path):
     model, held_out = trained
     loaded = ForwardModel.load(model.save(tmp_path / "forward_model.pt"))
     assert loaded.ensemble_size == 5 and loaded.self_keypoint_indices == ARM_KEYPOINTS
+    assert loaded.joint_names == JOINT_NAMES and loaded.num_keypoints == NUM_KEYPOINTS
     assert loaded.prediction_error_px(held_out, IMAGE_SIZE_PX) == model.prediction_error_px(held_out, IMAGE_SIZE_PX)

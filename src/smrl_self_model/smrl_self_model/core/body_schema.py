@@ -8,6 +8,8 @@ against the observed keypoints, in pixels, is the agent's "surprise" (SelfModelS
 """
 from __future__ import annotations
 
+import importlib.resources
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +21,8 @@ from smrl_self_model.core.pixel_distance import pixel_distance
 
 FORMAT_NAME = "smrl_self_model.body_schema"
 FORMAT_VERSION = 1
+#: The body schema shipped as package data (models/README.md says how it was made).
+SHIPPED_MODEL = "body_schema.pt"
 
 
 def joint_angle_features(joint_positions_rad: np.ndarray) -> np.ndarray:
@@ -26,15 +30,31 @@ def joint_angle_features(joint_positions_rad: np.ndarray) -> np.ndarray:
     return np.concatenate([np.sin(joint_positions_rad), np.cos(joint_positions_rad)], axis=-1)
 
 
+def checked_keypoint_indices(self_keypoint_indices: Sequence[int], num_keypoints: int) -> list[int]:
+    """The indices as ints; ValueError unless they are distinct keypoints of a K = num_keypoints model."""
+    indices = [int(i) for i in self_keypoint_indices]
+    if len(set(indices)) != len(indices) or not all(0 <= i < num_keypoints for i in indices):
+        raise ValueError(f"self keypoint indices {indices} are not distinct keypoints of {num_keypoints}")
+    return indices
+
+
 class BodySchema:
-    def __init__(self, num_joints: int, self_keypoint_indices: list[int], hidden_sizes: tuple[int, ...] = (128, 128),
-                 seed: int = 0) -> None:
-        """`self_keypoint_indices`: which of the keypoint model's keypoints it predicts, in order."""
-        self.num_joints = num_joints
-        self.self_keypoint_indices = [int(i) for i in self_keypoint_indices]
+    def __init__(self, joint_names: Sequence[str], num_keypoints: int, self_keypoint_indices: Sequence[int],
+                 hidden_sizes: tuple[int, ...] = (128, 128), seed: int = 0, keypoint_model_sha256: str = "") -> None:
+        """Takes the named joints' positions; predicts `self_keypoint_indices` (in that order) of the
+        keypoint model's `num_keypoints`. Both are kept in the file, so a node can check its inputs;
+        so is the SHA-256 of the keypoint model file it was trained with (empty: not recorded)."""
+        self.keypoint_model_sha256 = keypoint_model_sha256
+        self.joint_names = [str(name) for name in joint_names]
+        self.num_keypoints = int(num_keypoints)
+        self.self_keypoint_indices = checked_keypoint_indices(self_keypoint_indices, self.num_keypoints)
         self.hidden_sizes = tuple(int(size) for size in hidden_sizes)
-        self.network = EnsembleMLP(2 * num_joints, 2 * len(self.self_keypoint_indices), self.hidden_sizes,
+        self.network = EnsembleMLP(2 * self.num_joints, 2 * len(self.self_keypoint_indices), self.hidden_sizes,
                                    ensemble_size=1, seed=seed)
+
+    @property
+    def num_joints(self) -> int:
+        return len(self.joint_names)
 
     def predict(self, joint_positions_rad: np.ndarray) -> np.ndarray:
         """(n,) or (B, n) rad -> (K_self, 2) or (B, K_self, 2) normalised image positions."""
@@ -47,21 +67,25 @@ class BodySchema:
         positions = outputs.reshape(len(outputs), -1, 2)
         return positions[0] if joint_positions_rad.ndim == 1 else positions
 
-    def prediction_error_px(self, joint_positions_rad: np.ndarray, observed_self_keypoints: np.ndarray,
-                            image_size_px: tuple[int, int]) -> float:
-        """Mean distance in pixels, predicted vs observed: joints (T, n), keypoints (T, K_self, 2)."""
-        return float(pixel_distance(self.predict(joint_positions_rad), observed_self_keypoints, image_size_px).mean())
+    def prediction_errors_px(self, joint_positions_rad: np.ndarray, centers: np.ndarray,
+                             image_size_px: tuple[int, int]) -> np.ndarray:
+        """Distances in pixels, predicted vs observed, of the schema's own keypoints among all the
+        observed ones: joints (n,) or (T, n), centres (K, 2) or (T, K, 2) -> (K_self,) or (T, K_self)."""
+        observed = np.asarray(centers)[..., self.self_keypoint_indices, :]
+        return pixel_distance(self.predict(joint_positions_rad), observed, image_size_px)
 
     def save(self, path: Path | str) -> Path:
-        metadata = {"num_joints": self.num_joints, "self_keypoint_indices": self.self_keypoint_indices,
-                    "hidden_sizes": list(self.hidden_sizes)}
+        metadata = {"joint_names": self.joint_names, "num_keypoints": self.num_keypoints,
+                    "self_keypoint_indices": self.self_keypoint_indices, "hidden_sizes": list(self.hidden_sizes),
+                    "keypoint_model_sha256": self.keypoint_model_sha256}
         return save_model_file(path, FORMAT_NAME, FORMAT_VERSION, metadata, self.network.state_dict())
 
     @classmethod
     def load(cls, path: Path | str) -> "BodySchema":
         metadata, state_dict = load_model_file(path, FORMAT_NAME, FORMAT_VERSION)
         try:
-            schema = cls(metadata["num_joints"], metadata["self_keypoint_indices"], tuple(metadata["hidden_sizes"]))
+            schema = cls(metadata["joint_names"], metadata["num_keypoints"], metadata["self_keypoint_indices"],
+                         tuple(metadata["hidden_sizes"]), keypoint_model_sha256=metadata["keypoint_model_sha256"])
             schema.network.load_state_dict(state_dict)
         except (KeyError, TypeError, ValueError, RuntimeError) as error:
             raise ModelFileError(path, f"weights or metadata do not fit a body schema ({error})") from None
@@ -69,17 +93,29 @@ class BodySchema:
         return schema
 
 
-def train_body_schema(joint_positions_rad: np.ndarray, self_keypoints: np.ndarray, self_keypoint_indices: list[int],
-                      hidden_sizes: tuple[int, ...] = (128, 128),
-                      config: TrainingConfig | None = None) -> tuple[BodySchema, TrainingLog]:
-    """Fit a body schema to joints (T, n) rad and the self keypoints seen at the same frames (T, K_self, 2)."""
+def load_shipped_body_schema() -> BodySchema:
+    """The body schema shipped in the package, so the node runs without training first."""
+    resource = importlib.resources.files("smrl_self_model") / "models" / SHIPPED_MODEL
+    with importlib.resources.as_file(resource) as path:
+        return BodySchema.load(path)
+
+
+def train_body_schema(joint_positions_rad: np.ndarray, centers: np.ndarray, self_keypoint_indices: Sequence[int],
+                      joint_names: Sequence[str], hidden_sizes: tuple[int, ...] = (128, 128),
+                      config: TrainingConfig | None = None,
+                      keypoint_model_sha256: str = "") -> tuple[BodySchema, TrainingLog]:
+    """Fit a body schema to joints (T, n) rad and the keypoints (T, K, 2) seen at the same frames,
+    of which it learns `self_keypoint_indices`."""
     config = config or TrainingConfig()
     joint_positions_rad = np.asarray(joint_positions_rad, dtype=np.float64)
-    self_keypoints = np.asarray(self_keypoints, dtype=np.float64)
-    if self_keypoints.shape[1:] != (len(self_keypoint_indices), 2) or len(self_keypoints) != len(joint_positions_rad):
-        raise ValueError(f"expected self keypoints ({len(joint_positions_rad)}, {len(self_keypoint_indices)}, 2), "
-                         f"got {self_keypoints.shape}")
-    schema = BodySchema(joint_positions_rad.shape[1], self_keypoint_indices, hidden_sizes, seed=config.seed)
+    centers = np.asarray(centers, dtype=np.float64)
+    if centers.ndim != 3 or centers.shape[2] != 2 or len(centers) != len(joint_positions_rad):
+        raise ValueError(f"expected keypoints ({len(joint_positions_rad)}, K, 2), got {centers.shape}")
+    if joint_positions_rad.shape[1:] != (len(joint_names),):
+        raise ValueError(f"expected joint positions (T, {len(joint_names)}), got {joint_positions_rad.shape}")
+    schema = BodySchema(joint_names, centers.shape[1], self_keypoint_indices, hidden_sizes, config.seed,
+                        keypoint_model_sha256)
+    self_keypoints = centers[:, schema.self_keypoint_indices]
     log = train_ensemble(schema.network, joint_angle_features(joint_positions_rad),
                          self_keypoints.reshape(len(self_keypoints), -1), config)
     return schema, log

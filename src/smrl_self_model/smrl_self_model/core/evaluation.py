@@ -24,7 +24,6 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patheffects import withStroke
 
-from smrl_self_model.core.body_schema import BodySchema
 from smrl_self_model.core.contingency import LABEL_SELF, LABEL_UNKNOWN, LABEL_WORLD
 from smrl_sim.core.camera import normalised_to_pixels
 
@@ -59,6 +58,7 @@ class KeypointResult:
     truly_self: bool
     score: float            # the labeller's
     label: int              # LABEL_*
+    evidence_samples: int   # the labeller's samples behind the label
 
 
 @dataclass
@@ -70,28 +70,61 @@ class LabellingReport:
     def table(self) -> str:
         """A plain-text table, one row per keypoint, then precision and recall."""
         names = {LABEL_UNKNOWN: "unknown", LABEL_SELF: "self", LABEL_WORLD: "world"}
-        rows = ["keypoint  on-arm  truth  score  label"]
+        rows = ["keypoint  on-arm  truth  score  evidence  label"]
         rows += [f"{k.keypoint:8d}  {k.on_arm_fraction:6.2f}  {'self' if k.truly_self else 'world':5s}  "
-                 f"{k.score:5.2f}  {names[k.label]}" for k in self.keypoints]
+                 f"{k.score:5.2f}  {k.evidence_samples:8d}  {names[k.label]}" for k in self.keypoints]
         rows.append(f"precision {self.precision:.2f}, recall {self.recall:.2f}")
         return "\n".join(rows)
 
 
-def labelling_report(on_arm: np.ndarray, scores: np.ndarray, labels: np.ndarray,
+def labelling_report(on_arm: np.ndarray, scores: np.ndarray, labels: np.ndarray, evidence_samples: np.ndarray,
                      min_on_arm_fraction: float = 0.5) -> LabellingReport:
-    """Compare the labeller's (K,) scores and labels with the (K,) on-arm fractions."""
+    """Compare the labeller's (K,) scores, labels and evidence with the (K,) on-arm fractions."""
     truly_self = np.asarray(on_arm) >= min_on_arm_fraction
     precision, recall = precision_recall(truly_self, labels)
-    keypoints = [KeypointResult(i, float(on_arm[i]), bool(truly_self[i]), float(scores[i]), int(labels[i]))
-                 for i in range(len(on_arm))]
+    keypoints = [KeypointResult(i, float(on_arm[i]), bool(truly_self[i]), float(scores[i]), int(labels[i]),
+                                int(evidence_samples[i])) for i in range(len(on_arm))]
     return LabellingReport(keypoints, precision, recall)
 
 
-def body_schema_error_px(schema: BodySchema, joint_positions_rad: np.ndarray, centers: np.ndarray,
-                         image_size_px: tuple[int, int]) -> float:
-    """Mean pixel error of the schema on frames it was not trained on: joints (T, n), all centres (T, K, 2)."""
-    observed = np.asarray(centers)[:, schema.self_keypoint_indices]
-    return schema.prediction_error_px(joint_positions_rad, observed, image_size_px)
+def labels_at_threshold(scores: np.ndarray, labels: np.ndarray, self_threshold: float) -> np.ndarray:
+    """(K,) the labels the labeller would give with another `self_threshold` (> 0): unknown stays
+    unknown, the rest are self where the score reaches it (keypoints that did not move score 0)."""
+    return np.where(labels == LABEL_UNKNOWN, LABEL_UNKNOWN,
+                    np.where(np.asarray(scores) >= self_threshold, LABEL_SELF, LABEL_WORLD)).astype(np.uint8)
+
+
+@dataclass
+class ThresholdSweep:
+    thresholds: np.ndarray        # (M,)
+    precision: dict[str, np.ndarray]  # scene -> (M,)
+    recall: dict[str, np.ndarray]     # scene -> (M,)
+    worst: np.ndarray             # (M,) the lowest precision or recall over the scenes (undefined = 0)
+    best_threshold: float         # the middle of the longest run of thresholds with the highest `worst`
+
+
+def sweep_self_threshold(cases: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
+                         thresholds: np.ndarray) -> ThresholdSweep:
+    """Precision and recall per scene at each threshold; `cases`: scene -> (scores, labels, truly_self).
+
+    For tuning on episodes other than those scored: one labeller must serve every scene, so the
+    best thresholds are those whose worst scene does best, and of the longest run of them the
+    middle (furthest from both ways of failing) is chosen.
+    """
+    precision, recall = {}, {}
+    for scene, (scores, labels, truly_self) in cases.items():
+        pairs = np.array([precision_recall(truly_self, labels_at_threshold(scores, labels, t)) for t in thresholds])
+        precision[scene], recall[scene] = pairs[:, 0], pairs[:, 1]
+    worst = np.nan_to_num(np.min([np.minimum(precision[s], recall[s]) for s in cases], axis=0), nan=0.0)
+    runs, start = [], None  # [first, last] index of each run of best thresholds
+    for i, is_best in enumerate(np.append(worst == worst.max(), False)):
+        if is_best and start is None:
+            start = i
+        elif not is_best and start is not None:
+            runs.append((start, i - 1))
+            start = None
+    first, last = max(runs, key=lambda run: run[1] - run[0])
+    return ThresholdSweep(thresholds, precision, recall, worst, float((thresholds[first] + thresholds[last]) / 2))
 
 
 LABEL_STYLES = {  # colour-blind-safe colours (Okabe-Ito), and distinct markers too
@@ -102,7 +135,7 @@ LABEL_STYLES = {  # colour-blind-safe colours (Okabe-Ito), and distinct markers 
 
 
 def draw_labelled_frames(path: Path | str, rgb_frames: np.ndarray, centers: np.ndarray, labels: np.ndarray,
-                         upscale: int = 4) -> Path:
+                         upscale: int = 4, title: str = "") -> Path:
     """A PNG strip of frames (N, H, W, 3) uint8 with their keypoints (N, K, 2) coloured by label.
 
     `labels` is (K,) for one labelling of all frames, or (N, K) for each frame's own.
@@ -126,6 +159,8 @@ def draw_labelled_frames(path: Path | str, rgb_frames: np.ndarray, centers: np.n
     legend = [Line2D([], [], marker=s["marker"], color=s["color"], fillstyle="none", linestyle="none", label=s["label"])
               for s in LABEL_STYLES.values()]
     figure.legend(handles=legend, loc="lower center", ncol=3, frameon=False)
+    if title:
+        figure.suptitle(title, fontsize=10)
     figure.tight_layout(rect=(0, 0.1, 1, 1))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

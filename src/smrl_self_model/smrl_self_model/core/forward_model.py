@@ -9,13 +9,14 @@ Inputs: keypoints, sin q, cos q, command; outputs: keypoint change (K_self x 2),
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from smrl_self_model.core.body_schema import joint_angle_features
+from smrl_self_model.core.body_schema import checked_keypoint_indices, joint_angle_features
 from smrl_self_model.core.ensemble_regression import EnsembleMLP, TrainingConfig, TrainingLog, train_ensemble
 from smrl_self_model.core.model_file import ModelFileError, load_model_file, save_model_file
 from smrl_self_model.core.pixel_distance import pixel_distance
@@ -54,15 +55,23 @@ def state_action_features(self_keypoints: np.ndarray, joint_positions_rad: np.nd
 
 
 class ForwardModel:
-    def __init__(self, num_joints: int, self_keypoint_indices: list[int], hidden_sizes: tuple[int, ...] = (128, 128),
-                 ensemble_size: int = 5, seed: int = 0) -> None:
-        """`self_keypoint_indices`: which of the keypoint model's keypoints form the self state, in order."""
-        self.num_joints = num_joints
-        self.self_keypoint_indices = [int(i) for i in self_keypoint_indices]
+    def __init__(self, joint_names: Sequence[str], num_keypoints: int, self_keypoint_indices: Sequence[int],
+                 hidden_sizes: tuple[int, ...] = (128, 128), ensemble_size: int = 5, seed: int = 0,
+                 keypoint_model_sha256: str = "") -> None:
+        """The self state: the named joints and `self_keypoint_indices` (in that order) of the keypoint
+        model's `num_keypoints`, whose file's SHA-256 is recorded (empty: not recorded)."""
+        self.keypoint_model_sha256 = keypoint_model_sha256
+        self.joint_names = [str(name) for name in joint_names]
+        self.num_keypoints = int(num_keypoints)
+        self.self_keypoint_indices = checked_keypoint_indices(self_keypoint_indices, self.num_keypoints)
         self.hidden_sizes = tuple(int(size) for size in hidden_sizes)
         num_coordinates = 2 * len(self.self_keypoint_indices)
-        self.network = EnsembleMLP(num_coordinates + 3 * num_joints, num_coordinates + num_joints,
+        self.network = EnsembleMLP(num_coordinates + 3 * self.num_joints, num_coordinates + self.num_joints,
                                    self.hidden_sizes, ensemble_size, seed)
+
+    @property
+    def num_joints(self) -> int:
+        return len(self.joint_names)
 
     @property
     def ensemble_size(self) -> int:
@@ -99,16 +108,18 @@ class ForwardModel:
         return float(pixel_distance(predicted, transitions.next_self_keypoints, image_size_px).mean())
 
     def save(self, path: Path | str) -> Path:
-        metadata = {"num_joints": self.num_joints, "self_keypoint_indices": self.self_keypoint_indices,
-                    "hidden_sizes": list(self.hidden_sizes), "ensemble_size": self.ensemble_size}
+        metadata = {"joint_names": self.joint_names, "num_keypoints": self.num_keypoints,
+                    "self_keypoint_indices": self.self_keypoint_indices, "hidden_sizes": list(self.hidden_sizes),
+                    "ensemble_size": self.ensemble_size, "keypoint_model_sha256": self.keypoint_model_sha256}
         return save_model_file(path, FORMAT_NAME, FORMAT_VERSION, metadata, self.network.state_dict())
 
     @classmethod
     def load(cls, path: Path | str) -> "ForwardModel":
         metadata, state_dict = load_model_file(path, FORMAT_NAME, FORMAT_VERSION)
         try:
-            model = cls(metadata["num_joints"], metadata["self_keypoint_indices"], tuple(metadata["hidden_sizes"]),
-                        metadata["ensemble_size"])
+            model = cls(metadata["joint_names"], metadata["num_keypoints"], metadata["self_keypoint_indices"],
+                        tuple(metadata["hidden_sizes"]), metadata["ensemble_size"],
+                        keypoint_model_sha256=metadata["keypoint_model_sha256"])
             model.network.load_state_dict(state_dict)
         except (KeyError, TypeError, ValueError, RuntimeError) as error:
             raise ModelFileError(path, f"weights or metadata do not fit a forward model ({error})") from None
@@ -116,13 +127,18 @@ class ForwardModel:
         return model
 
 
-def train_forward_model(transitions: Transitions, self_keypoint_indices: list[int],
-                        hidden_sizes: tuple[int, ...] = (128, 128), ensemble_size: int = 5,
-                        config: TrainingConfig | None = None) -> tuple[ForwardModel, TrainingLog]:
-    """Fit a forward-model ensemble to transitions of the self state."""
+def train_forward_model(transitions: Transitions, joint_names: Sequence[str], num_keypoints: int,
+                        self_keypoint_indices: Sequence[int], hidden_sizes: tuple[int, ...] = (128, 128),
+                        ensemble_size: int = 5, config: TrainingConfig | None = None,
+                        keypoint_model_sha256: str = "") -> tuple[ForwardModel, TrainingLog]:
+    """Fit a forward-model ensemble to transitions of the self state (of `self_keypoint_indices`,
+    in that order, out of the keypoint model's `num_keypoints`)."""
     config = config or TrainingConfig()
-    model = ForwardModel(transitions.joint_positions_rad.shape[1], self_keypoint_indices, hidden_sizes,
-                         ensemble_size, seed=config.seed)
+    model = ForwardModel(joint_names, num_keypoints, self_keypoint_indices, hidden_sizes, ensemble_size,
+                         config.seed, keypoint_model_sha256)
+    if transitions.self_keypoints.shape[1] != len(model.self_keypoint_indices):
+        raise ValueError(f"transitions of {transitions.self_keypoints.shape[1]} keypoints for "
+                         f"{len(model.self_keypoint_indices)} self keypoint indices")
     inputs = state_action_features(transitions.self_keypoints, transitions.joint_positions_rad,
                                    transitions.joint_command_change_rad)
     changes = np.concatenate([
