@@ -1,4 +1,5 @@
-"""The demo graph as separate processes (what `./smrl demo` runs in one process).
+"""The demo graph as separate processes (what `./smrl demo` runs in one process): the sim, a
+scripted motion node babbling, the keypoint node and the self model node.
 
     ros2 launch launch/demo.launch.py rviz:=true
 """
@@ -12,9 +13,13 @@ from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
 
+def config(package, name):
+    """A node parameter file installed with its package (share/<package>/config/<name>)."""
+    return os.path.join(get_package_share_directory(package), "config", name)
+
+
 def generate_launch_description():
     here = os.path.dirname(__file__)
-    sim_share = get_package_share_directory("smrl_sim")
     return LaunchDescription([
         DeclareLaunchArgument("scene", default_value="default"),
         DeclareLaunchArgument("rviz", default_value="false"),
@@ -23,5 +28,9 @@ def generate_launch_description():
             launch_arguments={"scene": LaunchConfiguration("scene"), "rviz": LaunchConfiguration("rviz")}.items(),
         ),
         Node(package="smrl_sim", executable="scripted_motion_node", name="scripted_motion", output="screen",
-             parameters=[os.path.join(sim_share, "config", "scripted_motion_node.yaml")]),
+             parameters=[config("smrl_sim", "scripted_motion_node.yaml"), {"pattern": "babbling"}]),
+        Node(package="smrl_perception", executable="keypoint_node", name="keypoint_detector", output="screen",
+             parameters=[config("smrl_perception", "keypoint_node.yaml")]),
+        Node(package="smrl_self_model", executable="self_model_node", name="self_model", output="screen",
+             parameters=[config("smrl_self_model", "self_model_node.yaml")]),
     ])

@@ -20,13 +20,17 @@ from smrl_sim.core.robot_config import load_robot_config
 from smrl_sim.core.scene import load_scene_config
 
 
+def config(package, name):
+    """A node parameter file installed with its package (share/<package>/config/<name>)."""
+    return os.path.join(get_package_share_directory(package), "config", name)
+
+
 def nodes(context):
     scene_name = LaunchConfiguration("scene").perform(context)
     robot_config = load_robot_config(load_scene_config(scene_name).robot)
-    share = get_package_share_directory("smrl_sim")
     return [
         Node(package="smrl_sim", executable="sim_node", name="sim", output="screen",
-             parameters=[os.path.join(share, "config", "sim_node.yaml"), {
+             parameters=[config("smrl_sim", "sim_node.yaml"), {
                  "scene": scene_name,
                  "distractor_arm": LaunchConfiguration("distractor_arm").perform(context) == "true",
                  "task": LaunchConfiguration("task").perform(context),

@@ -52,8 +52,9 @@ def test_launch_files_name_existing_executables_and_files():
         for package, executable in re.findall(r'package="(smrl_\w+)", executable="(\w+)"', text):
             package_setup = (REPO / "src" / package / "setup.py").read_text()
             assert f'"{executable} = ' in package_setup, f"{launch_file.name}: no console script {executable} in {package}"
-        for name in re.findall(r'"config", "([\w.]+)"', text):
-            assert (PACKAGE / "smrl_sim" / "config" / name).is_file(), f"{launch_file.name}: missing config {name}"
+        for package, name in re.findall(r'config\("(smrl_\w+)", "([\w.]+)"\)', text):
+            assert (REPO / "src" / package / package / "config" / name).is_file(), \
+                f"{launch_file.name}: missing config {package}/{name}"
         for name in re.findall(r'"(\w+\.launch\.py)"', text):
             assert (REPO / "launch" / name).is_file()
     assert "sim_node = smrl_sim.sim_node:main" in setup

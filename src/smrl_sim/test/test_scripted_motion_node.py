@@ -1,5 +1,7 @@
-"""Scripted motion over real DDS: it moves only on fresh joint states and holds when they go stale."""
+"""Scripted motion over real DDS, in both patterns: it moves only on fresh joint states, within the
+limits, and holds when they go stale."""
 import numpy as np
+import pytest
 from rclpy.parameter import Parameter
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
@@ -8,13 +10,22 @@ from smrl_sim.core.robot_config import load_robot_config
 from smrl_sim.scripted_motion_node import ScriptedMotionNode
 
 
-def test_commands_stay_within_limits_and_stop_when_joint_states_go_stale(ros_context, executor, spin_until):
+# Each pattern pushed to the joint limits: sines of 3 rad, babbling over the whole range with short holds.
+PATTERNS = {
+    "sines": [Parameter("amplitude_rad", value=3.0)],
+    "babbling": [Parameter("babbling_spread", value=1.0), Parameter("babbling_hold_s", value=[0.05, 0.1])],
+}
+
+
+@pytest.mark.parametrize("pattern", PATTERNS)
+def test_commands_stay_within_limits_and_stop_when_joint_states_go_stale(pattern, ros_context, executor, spin_until):
     import rclpy
 
     robot = load_robot_config("panda")
     limits = robot.arm_limits()
     motion = ScriptedMotionNode(context=ros_context, parameter_overrides=[
-        Parameter("rate_hz", value=50.0), Parameter("stale_timeout_s", value=0.3), Parameter("amplitude_rad", value=3.0)])
+        Parameter("rate_hz", value=50.0), Parameter("stale_timeout_s", value=0.3), Parameter("pattern", value=pattern),
+        *PATTERNS[pattern]])
     driver = rclpy.create_node("fake_driver", context=ros_context)
     commands: list[np.ndarray] = []
     driver.create_subscription(Float64MultiArray, "forward_position_controller/commands",
@@ -38,6 +49,8 @@ def test_commands_stay_within_limits_and_stop_when_joint_states_go_stale(ros_con
     assert np.all(moving <= limits.upper + 1e-9) and np.all(moving >= limits.lower - 1e-9)
     step = np.abs(moving - measured).max(axis=0)
     assert np.all(step <= limits.velocity * 0.5 / 50.0 + 1e-9), "one command moves at most speed_scale * v_max * dt"
+    directions = np.sign(moving - measured)
+    assert len(np.unique(directions, axis=0)) >= 2, "the goal changes over time (new targets, or the sines turn)"
 
     driver.destroy_timer(state_timer)
     stopped_at = len(commands)

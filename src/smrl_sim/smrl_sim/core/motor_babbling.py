@@ -7,9 +7,24 @@ trap in which contact must not make the object "self".
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from smrl_sim.core.scene import SimWorld
+from smrl_sim.core.joint_command_guard import JointLimits
+
+if TYPE_CHECKING:  # the scripted motion node uses random_joint_targets without a simulator
+    from smrl_sim.core.scene import SimWorld
+
+MAX_HALF_RANGE_RAD = 1.2
+
+
+def random_joint_targets(home_rad: np.ndarray, limits: JointLimits, spread: float,
+                         rng: np.random.Generator) -> np.ndarray:
+    """Uniform joint targets around home, over `spread` of each joint's range (at most
+    +-MAX_HALF_RANGE_RAD), within the position limits."""
+    half_range = np.minimum(spread * (limits.upper - limits.lower) / 2.0, MAX_HALF_RANGE_RAD)
+    return limits.clamp(home_rad + rng.uniform(-1.0, 1.0, home_rad.shape) * half_range)
 
 
 class MotorBabbling:
@@ -24,9 +39,7 @@ class MotorBabbling:
 
     def random_joint_targets(self) -> np.ndarray:
         robot = self.world.robot
-        home = np.array(robot.config.home_positions)
-        half_range = np.minimum(self.spread * (robot.arm_limits.upper - robot.arm_limits.lower) / 2.0, 1.2)
-        return robot.arm_limits.clamp(home + self.rng.uniform(-1.0, 1.0, home.shape) * half_range)
+        return random_joint_targets(np.array(robot.config.home_positions), robot.arm_limits, self.spread, self.rng)
 
     def next_targets(self) -> np.ndarray:
         """The joint targets (rad) to command for the next frame."""
