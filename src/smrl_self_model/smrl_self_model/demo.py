@@ -133,7 +133,9 @@ def main(argv: list[str] | None = None) -> None:
         nodes = [
             sim,
             ScriptedMotionNode(parameter_overrides=[Parameter("robot", value=sim.world.robot.config.name),
-                                                    Parameter("pattern", value="babbling")]),
+                                                    Parameter("pattern", value="babbling"),
+                                                    # the babbling speed of the recorded datasets
+                                                    Parameter("speed_scale", value=1.0)]),
             KeypointNode(),
             SelfModelNode(),
         ]

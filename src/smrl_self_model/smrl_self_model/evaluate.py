@@ -1,7 +1,9 @@
 """Evaluate the self model, and train the one shipped: `./smrl evaluate-self-model [--out DIR]`.
 
 Per scene S (plain, push, distractor) it reads `<data>/train_S` and `<data>/eval_S` (episode
-datasets from `./smrl collect`) and:
+datasets from `./smrl collect`; a missing one is collected first, as in DATASETS: Panda motor
+babbling, 60 train episodes of seed 0 and 12 held-out ones of seed 1, 60 frames of 64 x 64 px
+0.1 s apart; ~40 s for all six) and:
 
 1. runs the keypoint model (default: the shipped one) over every episode;
 2. labels the keypoints with the contingency labeller, twice: living through the scene's train
@@ -52,10 +54,15 @@ from smrl_self_model.core.evaluation import (
 )
 from smrl_self_model.core.forward_model import Transitions, train_forward_model
 from smrl_self_model.core.pixel_distance import pixel_distance
+from smrl_sim.core.collect import CollectConfig, collect
 from smrl_sim.core.episode_dataset import DatasetError, iter_episodes, read_metadata
 from smrl_sim.core.robot_config import load_robot_config
 
 SCENES = ("plain", "push", "distractor")
+#: How each scene's datasets are collected when missing: scene -> CollectConfig options.
+SCENE_COLLECTION = {"plain": {}, "push": {"push_object": True}, "distractor": {"distractor_arm": True}}
+#: split -> (episodes, seed): the held-out episodes are of another seed than the train ones.
+DATASETS = {"train": (60, 0), "eval": (12, 1)}
 
 
 @dataclass(frozen=True)
@@ -93,6 +100,21 @@ class EpisodeKeypoints:
     @property
     def all_joint_positions_rad(self) -> np.ndarray:
         return np.concatenate(self.joint_positions_rad)
+
+
+def collect_missing_datasets(data: Path, scenes: tuple[str, ...]) -> None:
+    """Collect `<data>/<split>_<scene>` as DATASETS says where the folder does not exist (a folder
+    that exists is used as it is: a broken one fails loudly when read)."""
+    for scene in scenes:
+        for split, (episodes, seed) in DATASETS.items():
+            folder = data / f"{split}_{scene}"
+            if folder.exists():
+                continue
+            if scene not in SCENE_COLLECTION:
+                raise DatasetError(f"{folder}: missing, and {scene!r} is not a scene this command can collect "
+                                   f"({', '.join(SCENE_COLLECTION)}); collect it with ./smrl collect")
+            print(f"{folder} is missing: collecting it ({episodes} episodes, seed {seed})...", flush=True)
+            collect(CollectConfig(out=folder, episodes=episodes, seed=seed, **SCENE_COLLECTION[scene]))
 
 
 def keypoint_model_file(checkpoint: str) -> Path:
@@ -229,6 +251,7 @@ def evaluate(config: EvaluationConfig) -> dict:
     keypoint_sha256 = hashlib.sha256(model_file.read_bytes()).hexdigest()
     print(f"keypoint model {model_file} ({detector.num_keypoints} keypoints)", flush=True)
     config.out.mkdir(parents=True, exist_ok=True)
+    collect_missing_datasets(config.data, config.scenes)
     train, held_out = {}, {}
     for scene in config.scenes:
         train[scene] = detect_dataset(detector, config.data / f"train_{scene}")
@@ -280,7 +303,8 @@ def evaluate(config: EvaluationConfig) -> dict:
 def parse_args(argv: list[str] | None = None) -> EvaluationConfig:
     defaults = EvaluationConfig()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=defaults.data, help="folder of train_<scene>, eval_<scene>")
+    parser.add_argument("--data", type=Path, default=defaults.data,
+                        help="folder of train_<scene>, eval_<scene> (missing ones are collected)")
     parser.add_argument("--scenes", nargs="+", default=list(defaults.scenes), help="scene names")
     parser.add_argument("--keypoints", default=defaults.keypoints, help="keypoint checkpoint (default: shipped)")
     parser.add_argument("--out", type=Path, default=defaults.out, help="output folder")

@@ -68,3 +68,17 @@ def test_models_are_trained_saved_and_scored_against_their_baselines(tiny_datase
         errors = result[model]["scenes"]["plain"]
         assert 0 < errors["median_px"] and 0 < errors["mean_px"] < 64 and len(errors["per_keypoint_mean_px"]) == 2
         assert errors["baseline_mean_px"] > 0
+
+
+def test_missing_datasets_are_collected_and_existing_ones_left_alone(tmp_path, monkeypatch):
+    from smrl_self_model import evaluate
+    from smrl_sim.core.episode_dataset import DatasetError, read_metadata
+
+    monkeypatch.setattr(evaluate, "DATASETS", {"train": (1, 0), "eval": (1, 1)})
+    (tmp_path / "train_push").mkdir()  # exists: used as it is, even though empty
+    evaluate.collect_missing_datasets(tmp_path, ("plain", "push"))
+    assert read_metadata(tmp_path / "train_plain")["seed"] == 0 and read_metadata(tmp_path / "eval_plain")["seed"] == 1
+    assert read_metadata(tmp_path / "eval_push")["push_object"] is True
+    assert not any((tmp_path / "train_push").iterdir())
+    with pytest.raises(DatasetError, match="'kitchen' is not a scene"):
+        evaluate.collect_missing_datasets(tmp_path, ("kitchen",))
