@@ -181,10 +181,7 @@ class KeypointNode(Node):
 
 
 def main(args: list[str] | None = None) -> None:
-    try:
-        run_node(KeypointNode, args)
-    except CheckpointError as error:
-        raise SystemExit(f"keypoint_node: cannot load the keypoint model: {error}") from None
+    run_node(KeypointNode, args, model_errors=(CheckpointError,), model_name="the keypoint model")
 
 
 if __name__ == "__main__":

@@ -206,10 +206,7 @@ class SelfModelNode(Node):
 
 
 def main(args: list[str] | None = None) -> None:
-    try:
-        run_node(SelfModelNode, args)
-    except ModelFileError as error:
-        raise SystemExit(f"self_model_node: cannot load the body schema: {error}") from None
+    run_node(SelfModelNode, args, model_errors=(ModelFileError,), model_name="the body schema")
 
 
 if __name__ == "__main__":

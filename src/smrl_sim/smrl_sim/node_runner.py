@@ -8,7 +8,12 @@ from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 
 
-def run_node(make_node: Callable[[], Node], args: list[str] | None = None) -> None:
+def run_node(make_node: Callable[[], Node], args: list[str] | None = None,
+             model_errors: tuple[type[Exception], ...] = (), model_name: str = "") -> None:
+    """`model_errors`: what the node raises when its model file cannot be loaded (missing, corrupt,
+    wrong format); they end the program with one line naming `model_name` and the file, not a
+    traceback, e.g. "keypoint_node: cannot load the keypoint model: <file>: <why>"."""
+    program = make_node.__module__.rpartition(".")[2]
     try:
         with rclpy.init(args=args):
             node = make_node()
@@ -23,3 +28,5 @@ def run_node(make_node: Callable[[], Node], args: list[str] | None = None) -> No
                 node.destroy_node()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except model_errors as error:
+        raise SystemExit(f"{program}: cannot load {model_name}: {error}") from None
