@@ -10,7 +10,7 @@ launch/demo.launch.py` starts as separate processes run here in one process (ROS
 composition), so the demo needs no ROS tools beyond rclpy.
 
 The self model starts knowing nothing: its labels stay "unknown" until the labeller has
-`min_evidence_samples` samples of joint motion (~12 s of babbling); then the keypoints on the arm
+`min_evidence_samples` samples of joint motion (~22 s of babbling); then the keypoints on the arm
 turn "self" one by one as the evidence grows. `self_model_strip.png` shows that over the run.
 """
 from __future__ import annotations

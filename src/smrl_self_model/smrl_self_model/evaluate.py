@@ -1,9 +1,10 @@
 """Evaluate the self model, and train the one shipped: `./smrl evaluate-self-model [--out DIR]`.
 
-Per scene S (plain, push, distractor) it reads `<data>/train_S` and `<data>/eval_S` (episode
-datasets from `./smrl collect`; a missing one is collected first, as in DATASETS: Panda motor
-babbling, 60 train episodes of seed 0 and 12 held-out ones of seed 1, 60 frames of 64 x 64 px
-0.1 s apart; ~40 s for all six) and:
+Per scene S (plain, push, distractor, distractor_30hz) it reads `<data>/train_S` and
+`<data>/eval_S` (episode datasets from `./smrl collect`; a missing one is collected first, as
+SCENE_COLLECTION and DATASETS say: Panda motor babbling, 60 train episodes of seed 0 and 12
+held-out ones of seed 1, 6 s each, 64 x 64 px frames 0.1 s apart, or 1/30 s in distractor_30hz,
+the live camera's rate) and:
 
 1. runs the keypoint model (default: the shipped one) over every episode;
 2. labels the keypoints with the contingency labeller, twice: living through the scene's train
@@ -17,7 +18,7 @@ each scene's train episodes is scored against their ground truth at each thresho
 whose worst scene does best is reported (`threshold_sweep`). The held-out scores use the
 configured threshold (`--self-threshold`, default: ContingencyConfig's, set from this sweep).
 
-Then, on all scenes' train episodes, the body schema (joints -> self keypoints) and the forward
+Then, on the train episodes of the MODEL_SCENES (those 0.1 s apart), the body schema (joints -> self keypoints) and the forward
 model (self state + command -> next self state) are trained on the keypoints labelled self in
 every scene's train episodes, saved (`body_schema.pt`, `forward_model.pt`) and scored on each
 scene's held-out episodes, in pixels, next to a baseline (the mean pose; no motion).
@@ -58,9 +59,15 @@ from smrl_sim.core.collect import CollectConfig, collect
 from smrl_sim.core.episode_dataset import DatasetError, iter_episodes, read_metadata
 from smrl_sim.core.robot_config import load_robot_config
 
-SCENES = ("plain", "push", "distractor")
+SCENES = ("plain", "push", "distractor", "distractor_30hz")
 #: How each scene's datasets are collected when missing: scene -> CollectConfig options.
-SCENE_COLLECTION = {"plain": {}, "push": {"push_object": True}, "distractor": {"distractor_arm": True}}
+#: distractor_30hz has the same 6 s episodes framed at the sim node's camera rate, as the live node
+#: sees them: the labeller must not depend on the frame rate.
+SCENE_COLLECTION = {"plain": {}, "push": {"push_object": True}, "distractor": {"distractor_arm": True},
+                    "distractor_30hz": {"distractor_arm": True, "control_period_s": 1 / 30, "frames": 180}}
+#: Scenes the body schema and forward model learn from and are scored on: one step of the forward
+#: model is one 0.1 s control period, the period of these datasets (and of the policies).
+MODEL_SCENES = ("plain", "push", "distractor")
 #: split -> (episodes, seed): the held-out episodes are of another seed than the train ones.
 DATASETS = {"train": (60, 0), "eval": (12, 1)}
 
@@ -172,6 +179,10 @@ def error_summary(errors_px: np.ndarray, baseline_px: np.ndarray) -> dict:
 def train_and_score_models(train: dict[str, EpisodeKeypoints], held_out: dict[str, EpisodeKeypoints],
                            self_keypoints: list[int], keypoint_sha256: str, out: Path) -> dict:
     """Body schema and forward model on `self_keypoints` over all train episodes; scored per scene."""
+    if not train:
+        reason = f"none of the scenes {', '.join(MODEL_SCENES)} was evaluated"
+        print(f"body schema and forward model: skipped ({reason})", flush=True)
+        return {"self_keypoints": self_keypoints, "skipped": reason}
     pooled = EpisodeKeypoints(*(sum((getattr(d, name) for d in train.values()), []) for name in (
         "centers", "intensities", "joint_positions_rad", "joint_targets_rad")), self_masks=[],
         first_rgb=next(iter(train.values())).first_rgb, joint_names=next(iter(train.values())).joint_names)
@@ -226,7 +237,7 @@ def finite_or_none(value):
 
 
 def summary_table(result: dict) -> str:
-    rows = [f"{'scene':11s} {'precision':>9s} {'recall':>6s}   {'held-out only':>13s}   "
+    rows = [f"{'scene':15s} {'precision':>9s} {'recall':>6s}   {'held-out only':>13s}   "
             f"{'body schema px':>14s} {'(mean pose)':>11s}   {'forward px':>10s} {'(no motion)':>11s}"]
     models = result["models"]
     for scene, scores in result["scenes"].items():
@@ -234,7 +245,7 @@ def summary_table(result: dict) -> str:
         schema = models.get("body_schema", {}).get("scenes", {}).get(scene)
         forward = models.get("forward_model", {}).get("scenes", {}).get(scene)
         rows.append(
-            f"{scene:11s} {experienced['precision']:9.2f} {experienced['recall']:6.2f}   "
+            f"{scene:15s} {experienced['precision']:9.2f} {experienced['recall']:6.2f}   "
             f"{fresh['precision']:6.2f} {fresh['recall']:6.2f}   "
             + (f"{schema['mean_px']:14.2f} {schema['baseline_mean_px']:11.2f}   "
                f"{forward['mean_px']:10.2f} {forward['baseline_mean_px']:11.2f}" if schema else "   (no models)"))
@@ -291,7 +302,10 @@ def evaluate(config: EvaluationConfig) -> dict:
     # arm in one scene and the agent's own in another).
     self_keypoints = [k.keypoint for k in next(iter(train_reports.values())).keypoints
                       if all(report.keypoints[k.keypoint].label == LABEL_SELF for report in train_reports.values())]
-    result["models"] = train_and_score_models(train, held_out, self_keypoints, keypoint_sha256, config.out)
+    model_scenes = [scene for scene in config.scenes if scene in MODEL_SCENES]
+    result["models"] = train_and_score_models({scene: train[scene] for scene in model_scenes},
+                                              {scene: held_out[scene] for scene in model_scenes},
+                                              self_keypoints, keypoint_sha256, config.out)
     result["wall_s"] = round(time.perf_counter() - started, 1)
     path = config.out / "evaluation.json"
     path.write_text(json.dumps(finite_or_none(result), indent=2))

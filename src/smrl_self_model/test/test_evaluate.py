@@ -76,9 +76,12 @@ def test_missing_datasets_are_collected_and_existing_ones_left_alone(tmp_path, m
 
     monkeypatch.setattr(evaluate, "DATASETS", {"train": (1, 0), "eval": (1, 1)})
     (tmp_path / "train_push").mkdir()  # exists: used as it is, even though empty
-    evaluate.collect_missing_datasets(tmp_path, ("plain", "push"))
+    evaluate.collect_missing_datasets(tmp_path, ("plain", "push", "distractor_30hz"))
     assert read_metadata(tmp_path / "train_plain")["seed"] == 0 and read_metadata(tmp_path / "eval_plain")["seed"] == 1
     assert read_metadata(tmp_path / "eval_push")["push_object"] is True
+    live_rate = read_metadata(tmp_path / "eval_distractor_30hz")  # the same 6 s episodes at the camera's rate
+    assert live_rate["distractor_arm"] is True and live_rate["control_period_s"] * live_rate["frames_per_episode"] \
+        == pytest.approx(6.0)
     assert not any((tmp_path / "train_push").iterdir())
     with pytest.raises(DatasetError, match="'kitchen' is not a scene"):
         evaluate.collect_missing_datasets(tmp_path, ("kitchen",))

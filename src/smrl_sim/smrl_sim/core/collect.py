@@ -49,7 +49,8 @@ def collect_episode(config: CollectConfig, index: int) -> dict[str, float]:
     world = SimWorld(load_scene_config(config.scene, **config.scene_overrides()))
     try:
         world.reset(rng)
-        babbling = (PushingBabbling if config.push_object else MotorBabbling)(world, rng)
+        babbling = (PushingBabbling if config.push_object else MotorBabbling)(
+            world, rng, control_period_s=config.control_period_s)
         substeps = max(1, round(config.control_period_s / world.config.time_step_s))
         camera, robot = world.camera, world.robot
         frames: dict[str, list] = {k: [] for k in (

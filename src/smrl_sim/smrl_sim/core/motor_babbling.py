@@ -28,14 +28,22 @@ def random_joint_targets(home_rad: np.ndarray, limits: JointLimits, spread: floa
 
 
 class MotorBabbling:
-    def __init__(self, world: SimWorld, rng: np.random.Generator, spread: float = 0.35,
-                 hold_frames: tuple[int, int] = (3, 10)) -> None:
+    """Targets for one control step at a time; each is held for `hold_s` (uniform [min, max]
+    seconds), so the motion is the same at any control period (the recorded 10 Hz or a 30 Hz camera)."""
+
+    def __init__(self, world: SimWorld, rng: np.random.Generator, control_period_s: float = 0.1,
+                 spread: float = 0.35, hold_s: tuple[float, float] = (0.3, 1.0)) -> None:
         self.world = world
         self.rng = rng
+        self.control_period_s = control_period_s
         self.spread = spread
-        self.hold_frames = hold_frames
+        self.hold_steps = self.steps(hold_s[0]), self.steps(hold_s[1])
         self._targets = np.array(world.robot.config.home_positions)
-        self._frames_left = 0
+        self._steps_left = 0
+
+    def steps(self, duration_s: float) -> int:
+        """Control steps in `duration_s`, at least one."""
+        return max(1, round(duration_s / self.control_period_s))
 
     def random_joint_targets(self) -> np.ndarray:
         robot = self.world.robot
@@ -43,19 +51,21 @@ class MotorBabbling:
 
     def next_targets(self) -> np.ndarray:
         """The joint targets (rad) to command for the next frame."""
-        if self._frames_left <= 0:
+        if self._steps_left <= 0:
             self._targets = self.random_joint_targets()
-            self._frames_left = int(self.rng.integers(*self.hold_frames, endpoint=True))
-        self._frames_left -= 1
+            self._steps_left = int(self.rng.integers(*self.hold_steps, endpoint=True))
+        self._steps_left -= 1
         return self._targets
 
 
 class PushingBabbling(MotorBabbling):
     """Babbling in which about half the segments sweep the gripper through the object."""
 
-    def __init__(self, world: SimWorld, rng: np.random.Generator, push_probability: float = 0.5, **kwargs) -> None:
+    def __init__(self, world: SimWorld, rng: np.random.Generator, push_probability: float = 0.5,
+                 waypoint_hold_s: float = 0.6, **kwargs) -> None:
         super().__init__(world, rng, **kwargs)
         self.push_probability = push_probability
+        self.waypoint_hold_steps = self.steps(waypoint_hold_s)
         self._waypoints: list[np.ndarray] = []
 
     def _push_waypoints(self) -> list[np.ndarray]:
@@ -70,12 +80,12 @@ class PushingBabbling(MotorBabbling):
         return [robot.inverse_kinematics(p, down) for p in points]
 
     def next_targets(self) -> np.ndarray:
-        if self._frames_left <= 0 and not self._waypoints and self.rng.random() < self.push_probability:
+        if self._steps_left <= 0 and not self._waypoints and self.rng.random() < self.push_probability:
             self._waypoints = self._push_waypoints()
-        if self._frames_left <= 0 and self._waypoints:
+        if self._steps_left <= 0 and self._waypoints:
             self._targets = self._waypoints.pop(0)
-            self._frames_left = 6
-        if self._frames_left > 0:
-            self._frames_left -= 1
+            self._steps_left = self.waypoint_hold_steps
+        if self._steps_left > 0:
+            self._steps_left -= 1
             return self._targets
         return super().next_targets()
