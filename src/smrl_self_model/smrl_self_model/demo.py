@@ -1,7 +1,7 @@
 """The main job: the node graph on the simulated arm, with results to look at.
 
     ./smrl demo                     # 45 s, writes outputs/demo/
-    ./smrl demo --distractor-arm    # with a look-alike arm moving on its own: it must stay "world"
+    ./smrl demo --distractor-arm    # 90 s, with a look-alike arm moving on its own: it must stay "world"
 
 The graph: the sim, the scripted motion node babbling (random joint targets), the keypoint node
 (camera -> learned keypoints) and the self model node (keypoints + joint states -> which keypoints
@@ -11,7 +11,9 @@ composition), so the demo needs no ROS tools beyond rclpy.
 
 The self model starts knowing nothing: its labels stay "unknown" until the labeller has
 `min_evidence_samples` samples of joint motion (~22 s of babbling); then the keypoints on the arm
-turn "self" one by one as the evidence grows. `self_model_strip.png` shows that over the run.
+turn "self" one by one as the evidence grows (by ~25 s alone; beside the look-alike arm, whose
+motion tugs at them, by ~50 s, hence the longer default run). `self_model_strip.png` shows that
+over the run.
 """
 from __future__ import annotations
 
@@ -42,6 +44,8 @@ from smrl_sim.scripted_motion_node import ScriptedMotionNode
 from smrl_sim.sim_node import SimNode
 
 KEPT_FRAMES = 400  # camera frames kept for the strips, spread over the whole run
+DEFAULT_DURATION_S = 45.0
+DISTRACTOR_DURATION_S = 90.0  # the labels settle by ~50 s beside the look-alike arm
 
 
 @dataclass
@@ -114,13 +118,16 @@ def save_self_model_strip(recorder: DemoRecorder, path: Path, count: int = 8) ->
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--duration-s", type=float, default=45.0)
+    parser.add_argument("--duration-s", type=float, default=None,
+                        help=f"run time (s); default {DEFAULT_DURATION_S:.0f}, {DISTRACTOR_DURATION_S:.0f} with --distractor-arm")
     parser.add_argument("--image-size", type=int, default=0,
                         help="camera width=height in px; 0: the scene's (the shipped keypoint model wants 64)")
     parser.add_argument("--scene", default="default")
     parser.add_argument("--distractor-arm", action="store_true", help="add the look-alike arm that moves on its own")
     parser.add_argument("--out", type=Path, default=Path("outputs/demo"))
     args = parser.parse_args(argv)
+    if args.duration_s is None:
+        args.duration_s = DISTRACTOR_DURATION_S if args.distractor_arm else DEFAULT_DURATION_S
     args.out.mkdir(parents=True, exist_ok=True)
 
     with rclpy.init():
