@@ -18,10 +18,11 @@ each scene's train episodes is scored against their ground truth at each thresho
 whose worst scene does best is reported (`threshold_sweep`). The held-out scores use the
 configured threshold (`--self-threshold`, default: ContingencyConfig's, set from this sweep).
 
-Then, on the train episodes of the MODEL_SCENES (those 0.1 s apart), the body schema (joints -> self keypoints) and the forward
-model (self state + command -> next self state) are trained on the keypoints labelled self in
-every scene's train episodes, saved (`body_schema.pt`, `forward_model.pt`) and scored on each
-scene's held-out episodes, in pixels, next to a baseline (the mean pose; no motion).
+Then, on the train episodes of the MODEL_SCENES (those 0.1 s apart), the body schema (joints ->
+self keypoints) and the forward model (self state + command -> next self state) are trained on
+the keypoints labelled self in every scene's train episodes, saved (`body_schema.pt`,
+`forward_model.pt`) and scored on each such scene's held-out episodes, in pixels, next to a
+baseline (the mean pose; no motion).
 Writes `evaluation.json`; prints progress and a summary. Only this evaluation reads `gt_*`.
 """
 from __future__ import annotations
