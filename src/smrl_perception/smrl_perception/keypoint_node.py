@@ -17,7 +17,6 @@ from collections import Counter
 import numpy as np
 import torch
 from geometry_msgs.msg import Point
-from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image
@@ -31,6 +30,7 @@ from smrl_perception.core.drawing import draw_keypoints, keypoint_colours
 from smrl_perception.core.keypoint_detector import DetectedKeypoints, KeypointDetector
 from smrl_perception.core.newest_only import NewestOnly
 from smrl_sim.image_messages import ImageFormatError, image_msg_to_rgb, rgb_to_image_msg
+from smrl_sim.node_parameters import declare_parameters
 from smrl_sim.node_runner import run_node
 
 PARAMETERS = {
@@ -48,9 +48,7 @@ class KeypointNode(Node):
         super().__init__("keypoint_detector", **node_options)
         self.mailbox: NewestOnly[Image] = NewestOnly()  # first: destroy_node needs it if loading fails
         self._worker = threading.Thread(target=self.run_worker, name="keypoints", daemon=True)
-        for name, (default, description) in PARAMETERS.items():
-            self.declare_parameter(name, default, ParameterDescriptor(description=description))
-        p = {name: self.get_parameter(name).value for name in PARAMETERS}
+        p = declare_parameters(self, PARAMETERS)
         if p["num_threads"] < 1 or p["overlay_scale"] < 1 or p["marker_depth_m"] <= 0:
             raise ValueError("need num_threads >= 1, overlay_scale >= 1 and marker_depth_m > 0")
         self.p = p

@@ -23,7 +23,6 @@ import numpy as np
 import torch
 from geometry_msgs.msg import Point
 from matplotlib.colors import to_rgb
-from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from rclpy.time import Time
@@ -45,6 +44,7 @@ from smrl_self_model.core.joint_states import (
 )
 from smrl_self_model.core.model_file import ModelFileError
 from smrl_sim.core.camera import normalised_to_pixels
+from smrl_sim.node_parameters import declare_parameters
 from smrl_sim.node_runner import run_node
 
 LABELLER = ContingencyConfig()
@@ -77,9 +77,7 @@ def stamp_s(header: Header) -> float:
 class SelfModelNode(Node):
     def __init__(self, **node_options) -> None:
         super().__init__("self_model", **node_options)
-        for name, (default, description) in PARAMETERS.items():
-            self.declare_parameter(name, default, ParameterDescriptor(description=description))
-        p = {name: self.get_parameter(name).value for name in PARAMETERS}
+        p = declare_parameters(self, PARAMETERS)
         if min(p["max_joint_state_offset_s"], p["max_joint_state_wait_s"], p["label_refresh_period_s"]) <= 0 \
                 or p["num_threads"] < 1:
             raise ValueError("need max_joint_state_offset_s, max_joint_state_wait_s, label_refresh_period_s > 0 "

@@ -12,13 +12,13 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
 
 from smrl_sim.core.motor_babbling import random_joint_targets
 from smrl_sim.core.robot_config import load_robot_config
+from smrl_sim.node_parameters import declare_parameters
 from smrl_sim.node_runner import run_node
 
 PARAMETERS = {
@@ -41,9 +41,7 @@ PARAMETERS = {
 class ScriptedMotionNode(Node):
     def __init__(self, **node_options) -> None:
         super().__init__("scripted_motion", **node_options)
-        for name, (default, description) in PARAMETERS.items():
-            self.declare_parameter(name, default, ParameterDescriptor(description=description))
-        self.p = {name: self.get_parameter(name).value for name in PARAMETERS}
+        self.p = declare_parameters(self, PARAMETERS)
         if self.p["pattern"] not in ("sines", "babbling"):
             raise ValueError(f"pattern must be 'sines' or 'babbling', not {self.p['pattern']!r}")
         hold_s = self.p["babbling_hold_s"]

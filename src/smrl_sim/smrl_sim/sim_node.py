@@ -17,7 +17,6 @@ import time
 
 import numpy as np
 from builtin_interfaces.msg import Time
-from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image, JointState
@@ -31,6 +30,7 @@ from smrl_sim.core.scene import SimWorld, load_scene_config
 from smrl_sim.core.tasks import TASKS, make_task
 from smrl_sim.core.trajectory import TrajectoryFollower
 from smrl_sim.image_messages import rgb_to_image_msg
+from smrl_sim.node_parameters import declare_parameters
 from smrl_sim.node_runner import run_node
 from smrl_sim.static_frames import publish_static_frames
 
@@ -56,9 +56,7 @@ PARAMETERS = {
 class SimNode(Node):
     def __init__(self, **node_options) -> None:
         super().__init__("sim", **node_options)
-        for name, (default, description) in PARAMETERS.items():
-            self.declare_parameter(name, default, ParameterDescriptor(description=description))
-        p = {name: self.get_parameter(name).value for name in PARAMETERS}
+        p = declare_parameters(self, PARAMETERS)
         self.p = p
         overrides: dict = {"distractor_arm": p["distractor_arm"]}
         if p["image_width"] or p["image_height"]:
