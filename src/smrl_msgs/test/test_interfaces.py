@@ -46,6 +46,7 @@ def _self_model_state():
         labels=[SelfModelState.LABEL_SELF, SelfModelState.LABEL_WORLD,
                 SelfModelState.LABEL_UNKNOWN],
         self_scores=[0.875, 0.125, 0.5],
+        frame_labels=[SelfModelState.LABEL_WORLD, SelfModelState.LABEL_WORLD, SelfModelState.LABEL_UNKNOWN],
         predicted_keypoints=[_keypoint(i + 1) for i in range(3)],
         prediction_error_px=1.5,
         joint_positions=[0.1, -0.785, 0.0, -2.356, 0.0, 1.571, 0.785],
@@ -136,3 +137,10 @@ def test_bag_round_trip(tmp_path):
         (_, timestamp, data), = reader.messages()
     assert timestamp == 1_000
     assert deserialize_message(data, KeypointArray) == sent
+
+
+def test_self_model_state_carries_labels_per_keypoint_and_per_frame_apart():
+    message = deserialize_message(serialize_message(_self_model_state()), SelfModelState)
+    assert list(message.labels) == [SelfModelState.LABEL_SELF, SelfModelState.LABEL_WORLD, SelfModelState.LABEL_UNKNOWN]
+    assert list(message.frame_labels) == [SelfModelState.LABEL_WORLD, SelfModelState.LABEL_WORLD,
+                                          SelfModelState.LABEL_UNKNOWN]

@@ -4,7 +4,9 @@ Runs the keypoint model (default: the shipped one) on held-out episode datasets 
 against the simulator's ground truth, each dataset on its own (core/probe.py says how):
 R^2 and pixel error of a linear map from the keypoints to the end effector, the object and each
 arm link (cross-validated over whole episodes), the best single keypoint for the end effector and
-the object, and where each keypoint sits (arm, object, distractor arm, background). Writes
+the object, where each keypoint sits (arm, object, distractor arm, background), and the keypoints
+"straddling" the arm (on it in 20-80 % of the frames; "switching" where they are also on the
+look-alike arm in >= 5 %: they change bodies between frames). Writes
 `probe.json` and `keypoints.png` (one row of frames per dataset) and prints a summary.
 
 Only this evaluation reads the datasets' `gt_*` arrays; training never does.
@@ -88,6 +90,8 @@ def probe_dataset(
             "per_keypoint": {place: fractions.tolist() for place, fractions in zip(PLACES, placement.fractions())},
             "mostly": placement.mostly().tolist(),
             "counts": placement.counts(),
+            "straddling": placement.straddling().tolist(),
+            "switching_arms": [int(k) for k in placement.straddling() if placement.on_distractor[k] >= 0.05],
         },
         "mean_intensity": np.concatenate([k.intensities for k in detected]).mean(axis=0).tolist(),
     }
@@ -105,7 +109,7 @@ def summary_table(results: dict[str, dict]) -> str:
     """The figures a reader compares, one row per dataset, then where each keypoint sits."""
     lines = [
         f"{'dataset':<18} {'frames':>6}  {'end effector R2/px':>18}  {'object R2/px':>13}  {'moving links R2':>15}  "
-        f"{'best kp->ee px':>14}  {'best kp->object px':>18}  keypoints mostly on arm/object/distractor/bg",
+        f"{'best kp->ee px':>14}  {'best kp->object px':>18}  mostly on arm/object/distractor/bg  straddling (switching)",
     ]
     for name, r in results.items():
         ee, obj = r["linear_probe"]["end_effector"], r["linear_probe"]["object"]
@@ -116,7 +120,7 @@ def summary_table(results: dict[str, dict]) -> str:
             f"{r2_text(obj['r2']):>6} / {obj['mean_error_px']:<4.1f}  {r2_text(r['moving_links_mean_r2']):>15}  "
             f"{best_ee['mean_error_px']:>8.1f} (#{best_ee['keypoint']})  "
             f"{best_obj['mean_error_px']:>12.1f} (#{best_obj['keypoint']})"
-            f"  {counts}"
+            f"  {counts:>34}  {len(r['placement']['straddling'])} ({len(r['placement']['switching_arms'])})"
         )
     lines.append("")
     lines.append("keypoint  " + "  ".join(f"{name:>24}" for name in results))

@@ -34,6 +34,8 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     optimisation.add_argument("--weight-decay", type=float, default=TrainConfig.weight_decay)
     optimisation.add_argument("--reconstruction-weight", type=float, default=LossWeights.reconstruction)
     optimisation.add_argument("--consistency-weight", type=float, default=LossWeights.consistency)
+    optimisation.add_argument("--motion-weight", type=float, default=LossWeights.motion,
+                              help="extra reconstruction weight of pixels that changed between the two frames")
     run = parser.add_argument_group("run")
     run.add_argument("--out", default=TrainConfig.out_dir, help="run folder (resumed if it has a checkpoint)")
     run.add_argument("--no-resume", action="store_true", help="start afresh even if --out has a checkpoint")
@@ -54,7 +56,8 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
             gaussian_std=args.gaussian_std,
             norm_groups=args.norm_groups,
         ),
-        loss_weights=LossWeights(reconstruction=args.reconstruction_weight, consistency=args.consistency_weight),
+        loss_weights=LossWeights(reconstruction=args.reconstruction_weight, consistency=args.consistency_weight,
+                                 motion=args.motion_weight),
         steps=args.steps,
         batch_size=args.batch_size,
         learning_rate=args.lr,

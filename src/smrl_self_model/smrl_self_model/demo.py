@@ -53,7 +53,8 @@ class StateSnapshot:
     """What the strip needs of one self model state."""
     stamp_ns: int
     centers: np.ndarray        # (K, 2) normalised
-    labels: np.ndarray         # (K,) LABEL_*
+    labels: np.ndarray         # (K,) LABEL_*, per keypoint
+    frame_labels: np.ndarray   # (K,) LABEL_*, in this frame
     prediction_error_px: float
 
 
@@ -88,7 +89,7 @@ class DemoRecorder(Node):
         self.received["self_model/state"] += 1
         self.states.append(StateSnapshot(
             Time.from_msg(msg.header.stamp).nanoseconds, np.array([(k.x_norm, k.y_norm) for k in msg.keypoints]),
-            np.array(msg.labels, dtype=np.uint8), msg.prediction_error_px))
+            np.array(msg.labels, dtype=np.uint8), np.array(msg.frame_labels, dtype=np.uint8), msg.prediction_error_px))
 
     def states_with_frames(self) -> list[StateSnapshot]:
         return [state for state in self.states if state.stamp_ns in self.frames]
@@ -105,7 +106,7 @@ def save_camera_strip(frames: list[np.ndarray], path: Path, count: int = 8, scal
 
 
 def save_self_model_strip(recorder: DemoRecorder, path: Path, count: int = 8) -> Path | None:
-    """Frames spread over the run, keypoints coloured by the labels of their time: how the agent
+    """Frames spread over the run, keypoints coloured by their labels in that frame: how the agent
     finds itself."""
     chosen = evenly(recorder.states_with_frames(), count)
     if not chosen:
@@ -113,7 +114,7 @@ def save_self_model_strip(recorder: DemoRecorder, path: Path, count: int = 8) ->
     times = ", ".join(f"{(s.stamp_ns - chosen[0].stamp_ns) * 1e-9:.0f}" for s in chosen)
     return draw_labelled_frames(
         path, np.stack([recorder.frames[s.stamp_ns] for s in chosen]), np.stack([s.centers for s in chosen]),
-        np.stack([s.labels for s in chosen]), title=f"live self model labels at {times} s of the demo")
+        np.stack([s.frame_labels for s in chosen]), title=f"live self model labels per frame at {times} s of the demo")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -186,6 +187,7 @@ def main(argv: list[str] | None = None) -> None:
             "labeller_samples": self_model_node.labeller.num_samples,
             "final_labels": final.labels.tolist() if final else [],
             "self_keypoints": np.flatnonzero(final.labels == LABEL_SELF).tolist() if final else [],
+            "final_frame_labels": final.frame_labels.tolist() if final else [],
             "self_scores": np.round(self_model_node.labeller.scores, 2).tolist(),
             "body_schema_keypoints": self_model_node.schema.self_keypoint_indices,
             "body_schema_error_px_last_100": round(float(np.mean(recent_errors)), 2) if recent_errors else None,
@@ -196,7 +198,8 @@ def main(argv: list[str] | None = None) -> None:
             node.destroy_node()
     print(f"[demo] done in {summary['duration_s']} s: rates {summary['rates_hz']} Hz; dropped {summary['dropped']}")
     print(f"[demo] self model: {summary['labeller_samples']} labeller samples, labels {summary['final_labels']} "
-          f"(1 self, 2 world, 0 unknown), self keypoints {summary['self_keypoints']}; body schema error "
+          f"(1 self, 2 world, 0 unknown), self keypoints {summary['self_keypoints']}, in the last frame "
+          f"{summary['final_frame_labels']}; body schema error "
           f"{summary['body_schema_error_px_last_100']} px (mean of the last 100 frames)")
     print(f"[demo] look at {args.out / 'self_model_strip.png'} and {args.out / 'camera_strip.png'} "
           f"(summary: {args.out / 'summary.json'})")

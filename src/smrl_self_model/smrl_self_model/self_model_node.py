@@ -59,6 +59,11 @@ PARAMETERS = {
     "window_samples": (LABELLER.window_samples, "Labeller samples kept: the evidence labels rest on."),
     "self_threshold": (LABELLER.self_threshold, "Labeller score (held-out explained motion) from which a keypoint "
                                                 "is self; tuned for the shipped keypoint model."),
+    "frame_self_radius": (LABELLER.frame_self_radius, "Per-frame labels: distance (normalised image units) from "
+                                                      "where the position model puts a keypoint within which it is "
+                                                      "self in that frame."),
+    "frame_min_score": (LABELLER.frame_min_score, "Per-frame labels: labeller score from which a keypoint can be "
+                                                  "self in a frame."),
     "label_refresh_period_s": (0.5, "Period (s) of recomputing labels from the samples (~0.1 s CPU each)."),
     "marker_depth_m": (1.5, "Depth along the optical axis (m) of the marker spheres on their camera rays."),
     "num_threads": (1, "CPU threads torch may use (labeller solves, body schema)."),
@@ -88,7 +93,8 @@ class SelfModelNode(Node):
         self.schema: BodySchema = BodySchema.load(p["body_schema"]) if p["body_schema"] else load_shipped_body_schema()
         self.labeller = ContingencyLabeller(self.schema.num_keypoints, self.schema.num_joints, ContingencyConfig(
             min_joint_step_rad=p["min_joint_step_rad"], min_evidence_samples=p["min_evidence_samples"],
-            window_samples=p["window_samples"], self_threshold=p["self_threshold"]))
+            window_samples=p["window_samples"], self_threshold=p["self_threshold"],
+            frame_self_radius=p["frame_self_radius"], frame_min_score=p["frame_min_score"]))
         self.sync: FrameSync[tuple[KeypointArray, np.ndarray, np.ndarray]] = FrameSync(
             p["max_joint_state_offset_s"], p["max_joint_state_wait_s"], JOINT_STATE_HISTORY_S)
         self.intrinsics: np.ndarray | None = None
@@ -147,15 +153,16 @@ class SelfModelNode(Node):
         predicted = self.schema.predict(match.positions_rad)  # (K_self, 2)
         errors_px = self.schema.prediction_errors_px(match.positions_rad, centers, image_size_px)
         labels = self.labeller.labels
-        self.state_pub.publish(self.state_message(msg, labels, predicted, float(errors_px.mean()), match))
+        frame_labels = self.labeller.frame_labels(centers, match.positions_rad)
+        self.state_pub.publish(self.state_message(msg, labels, frame_labels, predicted, float(errors_px.mean()), match))
         self.published["self_model/state"] += 1
         if self.marker_pub.get_subscription_count() and self.intrinsics is not None:
-            self.marker_pub.publish(self.marker_message(msg, labels, predicted))
+            self.marker_pub.publish(self.marker_message(msg, frame_labels, predicted))
             self.published["self_model/markers"] += 1
 
     # --- messages -----------------------------------------------------------------------------
-    def state_message(self, msg: KeypointArray, labels: np.ndarray, predicted: np.ndarray, error_px: float,
-                      match: JointStateMatch) -> SelfModelState:
+    def state_message(self, msg: KeypointArray, labels: np.ndarray, frame_labels: np.ndarray, predicted: np.ndarray,
+                      error_px: float, match: JointStateMatch) -> SelfModelState:
         predicted_keypoints = [Keypoint() for _ in msg.keypoints]  # intensity 0: not predicted
         pixels = normalised_to_pixels(predicted, msg.image_width, msg.image_height)
         for index, (x, y), (u, v) in zip(self.schema.self_keypoint_indices, predicted, pixels):
@@ -163,11 +170,13 @@ class SelfModelNode(Node):
                                                   intensity=1.0)
         return SelfModelState(
             header=msg.header, keypoints=msg.keypoints, labels=labels.tolist(),
-            self_scores=self.labeller.scores.astype(np.float32).tolist(), predicted_keypoints=predicted_keypoints,
+            self_scores=self.labeller.scores.astype(np.float32).tolist(), frame_labels=frame_labels.tolist(),
+            predicted_keypoints=predicted_keypoints,
             prediction_error_px=error_px, joint_positions=match.positions_rad.tolist(), joint_state_age_s=match.age_s)
 
     def marker_message(self, msg: KeypointArray, labels: np.ndarray, predicted: np.ndarray) -> MarkerArray:
-        """Observed keypoints coloured by label, predicted ones in white, and a line between each pair."""
+        """Observed keypoints coloured by their label in this frame, predicted ones in white, and a
+        line between each pair."""
         depth_m = self.p["marker_depth_m"]
         observed_px = np.array([(k.u_px, k.v_px) for k in msg.keypoints])
         predicted_px = normalised_to_pixels(predicted, msg.image_width, msg.image_height)

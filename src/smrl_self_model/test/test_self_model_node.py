@@ -56,7 +56,12 @@ def test_in_a_graph_with_sim_and_keypoint_nodes_labels_come_live(ros_context, ex
     state = states[-1]
     num_keypoints = schema.num_keypoints
     assert len(state.keypoints) == len(state.labels) == len(state.self_scores) == num_keypoints
-    assert set(state.labels) <= {SelfModelState.LABEL_UNKNOWN, SelfModelState.LABEL_SELF, SelfModelState.LABEL_WORLD}
+    assert len(state.frame_labels) == num_keypoints
+    for labels in (state.labels, state.frame_labels):
+        assert set(labels) <= {SelfModelState.LABEL_UNKNOWN, SelfModelState.LABEL_SELF, SelfModelState.LABEL_WORLD}
+    # a keypoint unknown overall is unknown in every frame, and only those
+    assert [l == SelfModelState.LABEL_UNKNOWN for l in state.frame_labels] == [
+        l == SelfModelState.LABEL_UNKNOWN for l in state.labels]
     assert all(0.0 <= score <= 1.0 for score in state.self_scores)
     predicted = [i for i, k in enumerate(state.predicted_keypoints) if k.intensity > 0]
     assert predicted == sorted(schema.self_keypoint_indices) and len(state.predicted_keypoints) == num_keypoints
@@ -121,7 +126,7 @@ def test_frames_without_a_joint_state_near_them_are_dropped_and_counted(fed_node
     assert spin_until(executor, lambda: len(states) == 2)
     assert [state.joint_state_age_s for state in states] == pytest.approx([0.0, 0.003], abs=1e-6)
     assert list(states[1].joint_positions) == pytest.approx([0.1, 0.2, 0.3])
-    assert list(states[1].labels) == [SelfModelState.LABEL_UNKNOWN] * 4
+    assert list(states[1].labels) == list(states[1].frame_labels) == [SelfModelState.LABEL_UNKNOWN] * 4
     assert [k.intensity for k in states[1].predicted_keypoints] == [1.0, 0.0, 1.0, 0.0]
     send(99.0)   # older than the 1 s of joint states kept
     send(100.05, num_keypoints=5)

@@ -6,9 +6,11 @@ load can fail raises `CheckpointError` naming the file and the reason.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib.resources
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,8 +20,8 @@ from smrl_perception.core.transporter import Transporter, TransporterConfig
 
 FORMAT_NAME = "smrl_perception.transporter"
 FORMAT_VERSION = 1
-#: The trained model shipped as package data (models/README.md says how it was made).
-SHIPPED_MODEL = "keypoints_default.pt"
+#: The keypoint model shipped for each arm (files in smrl_perception/models, made as its README says).
+SHIPPED_MODELS = {"panda": "keypoints_default.pt", "kuka_iiwa": "keypoints_kuka_iiwa.pt"}
 
 
 class CheckpointError(Exception):
@@ -125,8 +127,16 @@ def load_transporter(path: Path | str) -> Transporter:
     return load_checkpoint(path).restore_model()
 
 
-def load_shipped_transporter() -> Transporter:
-    """The model shipped in the package, so the node and the demo work without training first."""
-    resource = importlib.resources.files("smrl_perception") / "models" / SHIPPED_MODEL
-    with importlib.resources.as_file(resource) as path:
+@contextlib.contextmanager
+def shipped_model_file(robot: str = "panda") -> Iterator[Path]:
+    """The path of the keypoint model shipped for `robot` (while the context lasts)."""
+    if robot not in SHIPPED_MODELS:
+        raise CheckpointError(robot, f"no keypoint model is shipped for robot {robot!r} (shipped: {sorted(SHIPPED_MODELS)})")
+    with importlib.resources.as_file(importlib.resources.files("smrl_perception") / "models" / SHIPPED_MODELS[robot]) as path:
+        yield Path(path)
+
+
+def load_shipped_transporter(robot: str = "panda") -> Transporter:
+    """The model shipped in the package for `robot`, so the node and the demo work without training first."""
+    with shipped_model_file(robot) as path:
         return load_transporter(path)

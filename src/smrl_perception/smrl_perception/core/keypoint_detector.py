@@ -33,12 +33,12 @@ class KeypointDetector:
         self.num_keypoints = model.config.num_keypoints
 
     @classmethod
-    def from_checkpoint(cls, path: Path | str | None = None) -> KeypointDetector:
-        """From a checkpoint file, or the shipped model when `path` is None or empty.
+    def from_checkpoint(cls, path: Path | str | None = None, robot: str = "panda") -> KeypointDetector:
+        """From a checkpoint file, or the model shipped for `robot` when `path` is None or empty.
 
         Raises `CheckpointError` (naming file and reason) for missing or broken files.
         """
-        return cls(load_transporter(path) if path else load_shipped_transporter())
+        return cls(load_transporter(path) if path else load_shipped_transporter(robot))
 
     def detect(self, frames_rgb: np.ndarray) -> DetectedKeypoints:
         """(H, W, 3) or (B, H, W, 3) uint8 RGB frames of the model's size -> their keypoints."""

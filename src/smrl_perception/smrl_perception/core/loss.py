@@ -1,7 +1,13 @@
 """The Transporter's training loss: reconstruction + keypoint consistency.
 
-    loss = reconstruction_weight * mse(reconstructed_target, target)
+    loss = reconstruction_weight * weighted_mse(reconstructed_target, target, w)
          + consistency_weight * mse(centres found on reconstructed_target, centres of target)
+    w    = 1 + motion_weight * |target - source| (per pixel, mean over channels, in [0, 1])
+
+`motion_weight` makes pixels that changed between the two frames count more. A small object that
+moves (the 4 x 4 px cube at 64 px) changes few pixels: under a plain MSE a keypoint spent on it
+buys less than one more on the large arm, and it stays without one. With the weight, the pixels
+where it left and where it arrived count as much as the arm's moving edges. 0 gives the plain MSE.
 
 The consistency term is the original SMRL project's: keypoints must be found again on the
 reconstruction. The target's centres are the reference and get no gradient from this term, so it
@@ -34,6 +40,7 @@ LOSS_TERMS = ("total", "reconstruction", "consistency")
 class LossWeights:
     reconstruction: float = 1.0
     consistency: float = 0.1
+    motion: float = 0.0
 
 
 def transporter_loss(
@@ -45,7 +52,11 @@ def transporter_loss(
     """Run the model on (B, 3, H, W) pairs; returns scalar `total`, `reconstruction`, `consistency`."""
     outputs = model(source, target)
     reconstructed = outputs["reconstructed_target"]
-    reconstruction = F.mse_loss(reconstructed, target)
+    if weights.motion:
+        pixel_weights = 1.0 + weights.motion * (target - source).abs().mean(dim=1, keepdim=True)
+        reconstruction = (pixel_weights * (reconstructed - target) ** 2).mean() / pixel_weights.mean()
+    else:
+        reconstruction = F.mse_loss(reconstructed, target)
     centers_on_reconstruction = model.keypoints(reconstructed)["centers"]
     consistency = F.mse_loss(centers_on_reconstruction, outputs["keypoints_target"]["centers"].detach())
     total = weights.reconstruction * reconstruction + weights.consistency * consistency

@@ -127,6 +127,11 @@ class KeypointPlacement:
         """(K,) the place each keypoint sits on most often."""
         return np.array(PLACES)[np.argmax(self.fractions(), axis=0)]
 
+    def straddling(self, low: float = 0.2, high: float = 0.8) -> np.ndarray:
+        """Indices of the keypoints on the arm in `low`..`high` of the frames: neither the arm's nor
+        anything else's. Beside the look-alike arm, those also on it (`on_distractor` > 0) switch arms."""
+        return np.flatnonzero((self.on_arm >= low) & (self.on_arm <= high))
+
     def counts(self) -> dict[str, int]:
         """How many keypoints are mostly on each place."""
         mostly = self.mostly()

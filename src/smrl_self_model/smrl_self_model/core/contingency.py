@@ -45,6 +45,13 @@ Label rule, per keypoint (thresholds in `ContingencyConfig`, with why):
            arm moved: static background; R2 would be 0/0), or score < `self_threshold`;
   self     score >= `self_threshold`.
 
+Label rule, per keypoint and frame (`frame_labels`, `judge_frames`): a keypoint can follow the
+agent's arm in some frames and another body in others (two look-alike arms that overlap in the
+image), so a per-keypoint label is wrong for part of its frames. In each frame a keypoint is self
+when its motion follows the joints at all (score >= `frame_min_score`) and it is now where its
+position model (position_model.py, fitted on the kept samples' end frames) puts it for this
+frame's joint state; world otherwise; unknown while its per-keypoint label is.
+
 Why the traps fail:
   - contact: an object the arm moves in a fraction p of the samples, still in the others, scores
     about p or less. Least squares over all samples predicts p times the push everywhere (error
@@ -63,6 +70,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+
+from smrl_self_model.core.joint_features import ridge_solve, trigonometric_features
+from smrl_self_model.core.position_model import PositionModel, fit_position_model
 
 # Label values of smrl_msgs/SelfModelState.
 LABEL_UNKNOWN = 0
@@ -120,6 +130,23 @@ class ContingencyConfig:
     min_intensity: float = 0.0
     """Keypoints reported with a lower intensity (e.g. occluded) at either end of a sample are
     left out of it. 0 uses every keypoint."""
+    position_inlier_radius: float = 0.1
+    """Position model fit (position_model.py): frames within this distance (normalised; 3.2 px at
+    64 px) of the robust fit are the ones it is finally refitted on."""
+    position_samples: int = 800
+    """The newest kept samples the position model is fitted on: a fit costs ~0.5 s with 800 (470
+    features, 8 keypoints, one core), too much for every refresh."""
+    position_refit_samples: int = 100
+    """New samples after which a refresh refits the position model (~15 s of babbling)."""
+    frame_self_radius: float = 0.1
+    """Per-frame judgement (`frame_labels`): a keypoint is self in a frame when it is within this
+    distance (normalised; 3.2 px at 64 px) of where its position model puts it for the joint state
+    of that frame. See position_model.py; chosen on the train episodes (evaluate-self-model)."""
+    frame_min_score: float = 0.15
+    """Per-frame judgement: only keypoints whose motion the joints explain at least this much
+    (labeller score) can be self in any frame. Below the threshold of the per-keypoint label, so
+    that a keypoint following the agent's arm in only part of the frames (score ~0.3) qualifies;
+    above what the look-alike arm, a pushed object and the background score (<= 0.06)."""
 
 
 def varying_jacobian_features(start_rad: np.ndarray, end_rad: np.ndarray) -> np.ndarray:
@@ -129,13 +156,6 @@ def varying_jacobian_features(start_rad: np.ndarray, end_rad: np.ndarray) -> np.
     middle = (start_rad + end_rad) / 2
     basis = np.concatenate([np.ones((len(middle), 1)), np.sin(middle), np.cos(middle)], axis=1)
     return ((end_rad - start_rad)[:, :, None] * basis[:, None, :]).reshape(len(middle), -1)
-
-
-def trigonometric_features(joint_positions_rad: np.ndarray) -> np.ndarray:
-    """(N, n) -> (N, 2n + 2n (2n - 1) / 2): sin q, cos q and their pairwise products."""
-    angles = np.concatenate([np.sin(joint_positions_rad), np.cos(joint_positions_rad)], axis=1)
-    first, second = np.triu_indices(angles.shape[1], k=1)
-    return np.concatenate([angles, angles[:, first] * angles[:, second]], axis=1)
 
 
 class ContingencyLabeller:
@@ -153,6 +173,7 @@ class ContingencyLabeller:
         self._start_joints = np.zeros((window, num_joints))  # q_s of each sample, rad
         self._end_joints = np.zeros((window, num_joints))    # q_t
         self._displacements = np.zeros((window, num_keypoints, 2))
+        self._end_centers = np.zeros((window, num_keypoints, 2))
         self._usable = np.zeros((window, num_keypoints), dtype=bool)
         self._sample_index = np.zeros(window, dtype=np.int64)
         self._num_samples = 0
@@ -161,6 +182,8 @@ class ContingencyLabeller:
         self._labels = np.full(num_keypoints, LABEL_UNKNOWN, dtype=np.uint8)
         self._scores = np.zeros(num_keypoints)
         self._evidence = np.zeros(num_keypoints, dtype=np.int64)
+        self._position_model: PositionModel | None = None
+        self._position_fitted_at_sample = 0
 
     @property
     def labels(self) -> np.ndarray:
@@ -207,6 +230,7 @@ class ContingencyLabeller:
         slot = self._num_samples % self.config.window_samples
         self._start_joints[slot], self._end_joints[slot] = anchor_joints, joint_positions_rad
         self._displacements[slot] = centers - anchor_centers
+        self._end_centers[slot] = centers
         self._usable[slot] = np.minimum(intensities, anchor_intensities) >= self.config.min_intensity
         self._sample_index[slot] = self._num_samples
         self._num_samples += 1
@@ -238,6 +262,40 @@ class ContingencyLabeller:
         self._scores = np.where(moved, np.clip(explained, 0.0, 1.0), 0.0)
         self._labels = np.where(moved & (explained >= cfg.self_threshold), LABEL_SELF, LABEL_WORLD).astype(np.uint8)
         self._labels[self._evidence < cfg.min_evidence_samples] = LABEL_UNKNOWN
+        if self._position_model is None or \
+                self._num_samples - self._position_fitted_at_sample >= cfg.position_refit_samples:
+            newest = np.argsort(self._sample_index[:filled])[-cfg.position_samples:]
+            self._position_model = fit_position_model(end[newest], self._end_centers[newest], usable[newest],
+                                                      cfg.position_inlier_radius, cfg.ridge)
+            self._position_fitted_at_sample = self._num_samples
+
+    @property
+    def position_model(self) -> PositionModel | None:
+        """Where each keypoint would be for a joint state if it rode on the body (last `refresh()`)."""
+        return self._position_model
+
+    def frame_labels(self, centers: np.ndarray, joint_positions_rad: np.ndarray) -> np.ndarray:
+        """(K,) uint8 labels of the keypoints in one frame (`judge_frames`): centres (K, 2)
+        normalised, joints (n,) rad, with the position model and scores of the last `refresh()`."""
+        if self._position_model is None:
+            return self._labels.copy()  # no refresh yet: all unknown
+        distances = self._position_model.distances(np.asarray(centers)[None], np.asarray(joint_positions_rad)[None])
+        return judge_frames(distances, self._scores, self._labels, self.config)[0]
+
+
+def judge_frames(distances: np.ndarray, scores: np.ndarray, keypoint_labels: np.ndarray,
+                 config: ContingencyConfig) -> np.ndarray:
+    """Per keypoint and frame, self / world / unknown: (N, K) uint8.
+
+    distances (N, K): normalised, from each keypoint to where its position model puts it for the
+    frame's joint state; scores, keypoint_labels (K,) or (N, K): the labeller's. Self: the keypoint's motion
+    follows the joints (score >= `frame_min_score`) and it is within `frame_self_radius` of its
+    body place now. World: otherwise. Unknown: where the keypoint's own label is unknown.
+    """
+    labels = np.where((np.asarray(scores) >= config.frame_min_score) & (distances <= config.frame_self_radius),
+                      LABEL_SELF, LABEL_WORLD).astype(np.uint8)
+    labels[np.broadcast_to(np.asarray(keypoint_labels) == LABEL_UNKNOWN, labels.shape)] = LABEL_UNKNOWN
+    return labels
 
 
 def trim_jumps(features: np.ndarray, displacements: np.ndarray, usable: np.ndarray,
@@ -254,7 +312,7 @@ def trim_jumps(features: np.ndarray, displacements: np.ndarray, usable: np.ndarr
     kept = usable
     for _ in range(config.trim_iterations):
         weighted_phi = kept[..., None] * phi                                            # (K, N, F)
-        coefficients = _ridge_solve(weighted_phi.transpose(1, 2) @ phi, weighted_phi.transpose(1, 2) @ motion,
+        coefficients = ridge_solve(weighted_phi.transpose(1, 2) @ phi, weighted_phi.transpose(1, 2) @ motion,
                                     config.ridge)                                       # (K, F, 2)
         residual = (motion - phi @ coefficients).norm(dim=-1)                           # (K, N)
         median = torch.where(usable, residual, torch.nan).nanmedian(dim=1).values.nan_to_num(0.0)
@@ -278,7 +336,7 @@ def held_out_explained_motion(features: np.ndarray, displacements: np.ndarray, k
     kept = torch.from_numpy(kept).T                           # (K, N)
     fold_masks = [torch.from_numpy(folds == f) for f in range(config.num_folds)]
     gram, cross, power = _fold_statistics(phi, motion, kept, fold_masks)
-    coefficients = _ridge_solve(gram.sum(dim=1, keepdim=True) - gram, cross.sum(dim=1, keepdim=True) - cross,
+    coefficients = ridge_solve(gram.sum(dim=1, keepdim=True) - gram, cross.sum(dim=1, keepdim=True) - cross,
                                 config.ridge)  # per fold, fitted on the other folds
     held_out_error = (power - 2.0 * (coefficients * cross).sum(dim=(-2, -1))
                       + (coefficients * (gram @ coefficients)).sum(dim=(-2, -1))).clamp(min=0.0).sum(dim=1)
@@ -311,13 +369,6 @@ def _fold_statistics(phi: torch.Tensor, motion: torch.Tensor, kept: torch.Tensor
         crosses.append(fold_phi.T @ kept_motion)
         powers.append(kept_motion.square().sum(dim=(1, 2)))
     return grams, torch.stack(crosses, dim=1), torch.stack(powers, dim=1)
-
-
-def _ridge_solve(gram: torch.Tensor, cross: torch.Tensor, ridge: float) -> torch.Tensor:
-    """Solve (gram + ridge * mean diagonal * I) W = cross over the leading batch dimensions."""
-    mean_power = gram.diagonal(dim1=-2, dim2=-1).mean(dim=-1)
-    penalty = (ridge * mean_power + 1e-12)[..., None, None] * torch.eye(gram.shape[-1], dtype=gram.dtype)
-    return torch.linalg.solve(gram + penalty, cross)
 
 
 def label_episodes(centers: list[np.ndarray], intensities: list[np.ndarray], joint_positions_rad: list[np.ndarray],

@@ -15,7 +15,7 @@ body schema's error in pixels on frames it was not trained on.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -24,20 +24,30 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patheffects import withStroke
 
-from smrl_self_model.core.contingency import LABEL_SELF, LABEL_UNKNOWN, LABEL_WORLD
+from smrl_self_model.core.contingency import (
+    LABEL_SELF,
+    LABEL_UNKNOWN,
+    LABEL_WORLD,
+    ContingencyConfig,
+    judge_frames,
+)
 from smrl_sim.core.camera import normalised_to_pixels
 
 
 def on_arm_fraction(centers: np.ndarray, gt_self_mask: np.ndarray, tolerance_px: int = 1) -> np.ndarray:
     """Per keypoint, the fraction of frames it lies on the arm: centres (T, K, 2), mask (T, H, W) -> (K,)."""
+    return on_arm(centers, gt_self_mask, tolerance_px).mean(axis=0)
+
+
+def on_arm(centers: np.ndarray, gt_self_mask: np.ndarray, tolerance_px: int = 1) -> np.ndarray:
+    """Per frame and keypoint, whether it lies on the arm: centres (T, K, 2), mask (T, H, W) -> (T, K) bool."""
     num_frames, height, width = gt_self_mask.shape
     nearest = np.rint(normalised_to_pixels(centers, width, height)).astype(np.int64)  # (T, K, 2) (u, v)
     offsets = np.arange(-tolerance_px, tolerance_px + 1)
     u = np.clip(nearest[..., 0, None, None] + offsets[None, :], 0, width - 1)   # (T, K, 1, w)
     v = np.clip(nearest[..., 1, None, None] + offsets[:, None], 0, height - 1)  # (T, K, w, 1)
     frames = np.arange(num_frames)[:, None, None, None]
-    on_arm = gt_self_mask[frames, v, u].any(axis=(-2, -1))  # (T, K)
-    return on_arm.mean(axis=0)
+    return gt_self_mask[frames, v, u].any(axis=(-2, -1))
 
 
 def precision_recall(truly_self: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
@@ -125,6 +135,61 @@ def sweep_self_threshold(cases: dict[str, tuple[np.ndarray, np.ndarray, np.ndarr
             start = None
     first, last = max(runs, key=lambda run: run[1] - run[0])
     return ThresholdSweep(thresholds, precision, recall, worst, float((thresholds[first] + thresholds[last]) / 2))
+
+
+@dataclass
+class FrameEvidence:
+    """What the per-frame rule (contingency.judge_frames) decides from, for N frames of K keypoints,
+    with the ground truth beside it; thresholds can be swept without labelling again."""
+    distances: np.ndarray        # (N, K) normalised, to the position model's place for the frame's joints
+    scores: np.ndarray           # (N, K) the labeller's score in effect at that frame
+    keypoint_labels: np.ndarray  # (N, K) the labeller's per-keypoint label in effect at that frame
+    truly_self: np.ndarray       # (N, K) bool: the keypoint lies on the agent's arm in that frame
+
+    @classmethod
+    def concatenate(cls, parts: list["FrameEvidence"]) -> "FrameEvidence":
+        return cls(*(np.concatenate([getattr(p, name) for p in parts]) for name in (
+            "distances", "scores", "keypoint_labels", "truly_self")))
+
+    def labels(self, config: ContingencyConfig) -> np.ndarray:
+        return judge_frames(self.distances, self.scores, self.keypoint_labels, config)
+
+
+@dataclass
+class FrameReport:
+    """Per keypoint-frame scores of "self" (unknown counts as not self), and the baseline that calls
+    every keypoint self in every frame: its precision is the fraction of keypoint-frames on the arm."""
+    keypoint_frames: int
+    precision: float
+    recall: float
+    all_self_precision: float
+    per_keypoint_truly_self: list[float]    # fraction of frames on the arm
+    per_keypoint_labelled_self: list[float]  # fraction of frames labelled self
+
+    @classmethod
+    def of(cls, truly_self: np.ndarray, labels: np.ndarray) -> "FrameReport":
+        precision, recall = precision_recall(truly_self, labels)
+        return cls(int(truly_self.size), precision, recall, float(truly_self.mean()),
+                   truly_self.mean(axis=0).tolist(), (labels == LABEL_SELF).mean(axis=0).tolist())
+
+
+def sweep_frame_rule(evidence: dict[str, FrameEvidence], config: ContingencyConfig, radii: np.ndarray,
+                     min_scores: np.ndarray) -> dict:
+    """Per-frame precision and recall over (radius, minimum score) pairs; the pair whose worst scene
+    does best is `best` (ties: the first, i.e. the smallest radius and score). For tuning on
+    validation episodes, never the scored ones."""
+    rows = []
+    for radius in radii:
+        for min_score in min_scores:
+            trial = replace(config, frame_self_radius=float(radius), frame_min_score=float(min_score))
+            scores = {scene: precision_recall(e.truly_self, e.labels(trial)) for scene, e in evidence.items()}
+            worst = float(np.nan_to_num(min(min(p, r) for p, r in scores.values()), nan=0.0))
+            rows.append({"frame_self_radius": float(radius), "frame_min_score": float(min_score),
+                         "worst_scene_min_precision_recall": worst,
+                         "precision": {s: v[0] for s, v in scores.items()}, "recall": {s: v[1] for s, v in scores.items()}})
+    best = max(rows, key=lambda row: row["worst_scene_min_precision_recall"])
+    return {"grid": rows, "best": {k: best[k] for k in ("frame_self_radius", "frame_min_score",
+                                                        "worst_scene_min_precision_recall")}}
 
 
 LABEL_STYLES = {  # colour-blind-safe colours (Okabe-Ito), and distinct markers too

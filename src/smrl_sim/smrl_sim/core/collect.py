@@ -3,6 +3,8 @@
     python -m smrl_sim.core.collect --out outputs/datasets/default --episodes 40
     python -m smrl_sim.core.collect --out outputs/datasets/distractor --distractor-arm
     python -m smrl_sim.core.collect --out outputs/datasets/push --push-object
+    python -m smrl_sim.core.collect --out outputs/datasets/moved --relocate-object-every-s 0.3 0.8
+    python -m smrl_sim.core.collect --out outputs/datasets/carry --carry-object
 
 Each episode is simulated in a worker process (rendering is CPU-bound; two processes use both
 cores) and saved with the simulator's ground truth for evaluation.
@@ -19,7 +21,8 @@ import numpy as np
 from tqdm import tqdm
 
 from smrl_sim.core.episode_dataset import episode_path, write_episode, write_metadata
-from smrl_sim.core.motor_babbling import MotorBabbling, PushingBabbling
+from smrl_sim.core.motor_babbling import CarryingBabbling, MotorBabbling, PushingBabbling, RestingArm
+from smrl_sim.core.object_relocation import ObjectRelocation
 from smrl_sim.core.scene import SimWorld, load_scene_config
 
 
@@ -32,9 +35,23 @@ class CollectConfig:
     image_size: int | None = None      # px; None keeps the scene's camera size
     distractor_arm: bool = False
     push_object: bool = False
+    carry_object: bool = False
+    resting_arm: bool = False          # the arm holds one pose: only the world moves
+    relocate_object_every_s: tuple[float, float] | None = None  # someone re-places the object (min, max s)
     control_period_s: float = 0.1
     seed: int = 0
     workers: int = 2
+
+    def __post_init__(self) -> None:
+        if self.push_object + self.carry_object + self.resting_arm > 1:
+            raise ValueError("push_object, carry_object and resting_arm are kinds of babbling: choose one")
+
+    def babbling_class(self) -> type[MotorBabbling]:
+        if self.push_object:
+            return PushingBabbling
+        if self.carry_object:
+            return CarryingBabbling
+        return RestingArm if self.resting_arm else MotorBabbling
 
     def scene_overrides(self) -> dict:
         overrides: dict = {"distractor_arm": self.distractor_arm}
@@ -49,14 +66,15 @@ def collect_episode(config: CollectConfig, index: int) -> dict[str, float]:
     world = SimWorld(load_scene_config(config.scene, **config.scene_overrides()))
     try:
         world.reset(rng)
-        babbling = (PushingBabbling if config.push_object else MotorBabbling)(
-            world, rng, control_period_s=config.control_period_s)
+        babbling = config.babbling_class()(world, rng, control_period_s=config.control_period_s)
+        relocation = (ObjectRelocation(world, rng, config.control_period_s, config.relocate_object_every_s)
+                      if config.relocate_object_every_s else None)
         substeps = max(1, round(config.control_period_s / world.config.time_step_s))
         camera, robot = world.camera, world.robot
         frames: dict[str, list] = {k: [] for k in (
             "rgb", "joint_positions", "joint_targets", "time_s", "gt_segmentation", "gt_self_mask",
             "gt_object_mask", "gt_distractor_mask", "gt_ee_pixel", "gt_object_pixel", "gt_link_pixels", "gt_ee_position",
-            "gt_object_position")}
+            "gt_object_position", "gt_object_in_hand")}
         for _ in range(config.frames):
             targets = babbling.next_targets()
             rgb, segmentation = world.render(segmentation=True)
@@ -76,12 +94,16 @@ def collect_episode(config: CollectConfig, index: int) -> dict[str, float]:
             frames["gt_link_pixels"].append(camera.project(robot.link_positions()).astype(np.float32))
             frames["gt_ee_position"].append(ee.astype(np.float32))
             frames["gt_object_position"].append(obj.astype(np.float32))
+            frames["gt_object_in_hand"].append(world.object_in_hand())
             robot.set_targets(targets)
+            if relocation is not None:
+                relocation.step()
             world.step(substeps)
         arrays = {k: np.asarray(v) for k, v in frames.items()}
         write_episode(episode_path(config.out, index), arrays)
         moved = np.linalg.norm(arrays["gt_object_position"][-1, :2] - arrays["gt_object_position"][0, :2])
-        return {"self_pixels": float(arrays["gt_self_mask"].mean()), "object_moved_m": float(moved)}
+        return {"self_pixels": float(arrays["gt_self_mask"].mean()), "object_moved_m": float(moved),
+                "object_in_hand": float(arrays["gt_object_in_hand"].mean())}
     finally:
         world.close()
 
@@ -95,6 +117,9 @@ def collect(config: CollectConfig) -> dict[str, float]:
         "camera": dataclasses.asdict(scene.camera),
         "distractor_arm": config.distractor_arm,
         "push_object": config.push_object,
+        "carry_object": config.carry_object,
+        "resting_arm": config.resting_arm,
+        "relocate_object_every_s": config.relocate_object_every_s,
         "episodes": config.episodes,
         "frames_per_episode": config.frames,
         "control_period_s": config.control_period_s,
@@ -113,11 +138,13 @@ def collect(config: CollectConfig) -> dict[str, float]:
         "frames_per_s": round(config.episodes * config.frames / wall_s, 1),
         "mean_self_pixel_fraction": round(float(np.mean([s["self_pixels"] for s in stats])), 3),
         "episodes_object_moved_over_2cm": int(sum(s["object_moved_m"] > 0.02 for s in stats)),
+        "object_in_hand_fraction": round(float(np.mean([s["object_in_hand"] for s in stats])), 3),
     }
     print(f"collected {summary['episodes']} episodes ({summary['frames']} frames) into {config.out} "
           f"in {summary['wall_s']} s ({summary['frames_per_s']} frames/s); arm covers "
           f"{summary['mean_self_pixel_fraction']:.1%} of pixels; object pushed >2 cm in "
-          f"{summary['episodes_object_moved_over_2cm']} episodes")
+          f"{summary['episodes_object_moved_over_2cm']} episodes; object in hand in "
+          f"{summary['object_in_hand_fraction']:.1%} of frames")
     return summary
 
 
@@ -131,10 +158,17 @@ def parse_args(argv: list[str] | None = None) -> CollectConfig:
     parser.add_argument("--image-size", type=int, default=None, help="camera width=height in px")
     parser.add_argument("--distractor-arm", action="store_true", help="add a look-alike arm moving on its own")
     parser.add_argument("--push-object", action="store_true", help="babble with sweeps through the object")
+    parser.add_argument("--carry-object", action="store_true", help="grasp the object and babble holding it")
+    parser.add_argument("--resting-arm", action="store_true", help="no babbling: the arm holds one random pose")
+    parser.add_argument("--relocate-object-every-s", type=float, nargs=2, default=None, metavar=("MIN", "MAX"),
+                        help="re-place the object at random on the table every MIN-MAX s (uniform)")
     parser.add_argument("--control-period-s", type=float, default=defaults.control_period_s)
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--workers", type=int, default=defaults.workers)
-    return CollectConfig(**{k.replace("-", "_"): v for k, v in vars(parser.parse_args(argv)).items()})
+    args = {k.replace("-", "_"): v for k, v in vars(parser.parse_args(argv)).items()}
+    if args["relocate_object_every_s"]:
+        args["relocate_object_every_s"] = tuple(args["relocate_object_every_s"])
+    return CollectConfig(**args)
 
 
 def main(argv: list[str] | None = None) -> None:

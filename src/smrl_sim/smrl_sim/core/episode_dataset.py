@@ -59,8 +59,10 @@ def write_episode(path: Path, arrays: dict[str, np.ndarray]) -> None:
     partial.replace(path)
 
 
-def read_episode(path: Path, keys: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
-    """Load an episode (all arrays, or only `keys`), with a clear error for missing or corrupt files."""
+def read_episode(path: Path, keys: tuple[str, ...] | None = None,
+                 optional: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
+    """Load an episode (all arrays, or `keys` and those of `optional` it has), with a clear error
+    for missing or corrupt files."""
     path = Path(path)
     try:
         with np.load(path, allow_pickle=False) as data:
@@ -68,7 +70,7 @@ def read_episode(path: Path, keys: tuple[str, ...] | None = None) -> dict[str, n
             absent = [k for k in wanted if k not in data.files]
             if absent:
                 raise DatasetError(f"{path}: no arrays {absent} (has {sorted(data.files)})")
-            return {k: data[k] for k in wanted}
+            return {k: data[k] for k in (*wanted, *(k for k in optional if k in data.files))}
     except FileNotFoundError as error:
         raise DatasetError(f"{path}: episode file not found") from error
     except (zipfile.BadZipFile, ValueError, OSError, EOFError) as error:
@@ -82,6 +84,7 @@ def episode_files(folder: Path) -> list[Path]:
     return files
 
 
-def iter_episodes(folder: Path, keys: tuple[str, ...] | None = None) -> Iterator[tuple[Path, dict[str, np.ndarray]]]:
+def iter_episodes(folder: Path, keys: tuple[str, ...] | None = None,
+                  optional: tuple[str, ...] = ()) -> Iterator[tuple[Path, dict[str, np.ndarray]]]:
     for path in episode_files(folder):
-        yield path, read_episode(path, keys)
+        yield path, read_episode(path, keys, optional)

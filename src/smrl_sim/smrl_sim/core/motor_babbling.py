@@ -3,7 +3,9 @@
 `MotorBabbling` sends random joint targets around the home pose, held for a random time, so every
 joint moves through a wide range (what contingency detection needs). `PushingBabbling` mixes in
 sweeps of the end effector through the object, so the object moves because the arm pushed it: the
-trap in which contact must not make the object "self".
+trap in which contact must not make the object "self". `CarryingBabbling` grasps the object and
+babbles with it in the hand: the object then moves with the arm for as long as it is held.
+`RestingArm` holds one pose, for data in which only the world moves.
 """
 from __future__ import annotations
 
@@ -58,6 +60,17 @@ class MotorBabbling:
         return self._targets
 
 
+class RestingArm(MotorBabbling):
+    """No babbling: one random pose, reached and held for the whole episode, so in these episodes
+    only the world moves (e.g. the object when someone re-places it)."""
+
+    def next_targets(self) -> np.ndarray:
+        if self._steps_left == 0:
+            self._targets = self.random_joint_targets()
+            self._steps_left = -1
+        return self._targets
+
+
 class PushingBabbling(MotorBabbling):
     """Babbling in which about half the segments sweep the gripper through the object."""
 
@@ -89,3 +102,53 @@ class PushingBabbling(MotorBabbling):
             self._steps_left -= 1
             return self._targets
         return super().next_targets()
+
+
+class CarryingBabbling(MotorBabbling):
+    """Grasp the object from above, then babble with it held: end-effector targets at random
+    points above the table. The carried object moves exactly as the hand does (the tool-embodiment
+    case for a self model). A grasp that fails or drops the object is simply tried again."""
+
+    def __init__(self, world: SimWorld, rng: np.random.Generator, carry_hold_s: tuple[float, float] = (0.5, 1.0),
+                 carry_height_m: tuple[float, float] = (0.08, 0.25), **kwargs) -> None:
+        super().__init__(world, rng, **kwargs)
+        self.carry_hold_s = carry_hold_s
+        self.carry_height_m = carry_height_m
+        self._plan: list[tuple[np.ndarray, bool, int]] = []   # (arm targets, gripper closed, steps)
+        self._closed = False
+
+    def _down(self, yaw: float) -> np.ndarray:
+        return np.array(self.world.client.getQuaternionFromEuler([np.pi, 0.0, yaw]))
+
+    def _grasp_plan(self) -> list[tuple[np.ndarray, bool, int]]:
+        world = self.world
+        robot, obj = world.robot, world.object_position()
+        object_yaw = world.client.getEulerFromQuaternion(world.client.getBasePositionAndOrientation(world.object_id)[1])[2]
+        down = self._down((object_yaw + np.pi / 4) % (np.pi / 2) - np.pi / 4)   # fingers square to the cube
+        above, at = obj + [0.0, 0.0, 0.10], obj.copy()
+        return [(robot.inverse_kinematics(above, down), False, self.steps(1.0)),
+                (robot.inverse_kinematics(at, down), False, self.steps(0.8)),
+                (robot.inverse_kinematics(at, down), True, self.steps(0.5)),
+                (robot.inverse_kinematics(above, down), True, self.steps(0.6))]
+
+    def _carry_step(self) -> tuple[np.ndarray, bool, int]:
+        world = self.world
+        spawn = world.config.object
+        point = np.array([self.rng.uniform(*spawn.spawn_x), self.rng.uniform(*spawn.spawn_y),
+                          world.object_rest_z_m + self.rng.uniform(*self.carry_height_m)])
+        down = self._down(self.rng.uniform(-np.pi / 4, np.pi / 4))
+        hold = int(self.rng.integers(self.steps(self.carry_hold_s[0]), self.steps(self.carry_hold_s[1]), endpoint=True))
+        return world.robot.inverse_kinematics(point, down), True, hold
+
+    def is_carrying(self) -> bool:
+        """The gripper is closed and the object is off the table."""
+        return self._closed and self.world.object_lift_m() > 0.02
+
+    def next_targets(self) -> np.ndarray:
+        if self._steps_left <= 0:
+            if not self._plan:
+                self._plan = [self._carry_step()] if self.is_carrying() else self._grasp_plan()
+            self._targets, self._closed, self._steps_left = self._plan.pop(0)
+            self.world.robot.set_gripper_closed(self._closed)
+        self._steps_left -= 1
+        return self._targets

@@ -127,14 +127,7 @@ class SimWorld:
         """Arm to home, gripper open, object at a random pose on the table, distractor reseeded."""
         cfg = self.robot.config
         self.robot.reset_joints(np.array(cfg.home_positions), np.array(cfg.gripper_open_positions))
-        obj = self.config.object
-        x, y = rng.uniform(*obj.spawn_x), rng.uniform(*obj.spawn_y)
-        half_height = 0.025 * obj.scale
-        yaw = rng.uniform(-math.pi, math.pi)
-        self.client.resetBasePositionAndOrientation(
-            self.object_id, [x, y, TABLE_TOP_Z_M + half_height], self.client.getQuaternionFromEuler([0, 0, yaw])
-        )
-        self.client.resetBaseVelocity(self.object_id, [0, 0, 0], [0, 0, 0])
+        self.place_object(rng)
         if self.distractor is not None:
             self.distractor.rng = np.random.default_rng(rng.integers(2**63))
             twin = self.distractor.robot
@@ -143,6 +136,25 @@ class SimWorld:
         for _ in range(10):  # let the object settle on the table
             self.client.stepSimulation()
         self.object_rest_z_m = self.object_position()[2]
+
+    def place_object(self, rng: np.random.Generator) -> None:
+        """Put the object at a random pose on the table: at reset, and mid-episode when a dataset
+        has someone move it (so the object moves by itself, not only when the arm pushes it)."""
+        obj = self.config.object
+        half_height = 0.025 * obj.scale
+        for _ in range(20):  # not into an arm: it would be flung away
+            x, y = rng.uniform(*obj.spawn_x), rng.uniform(*obj.spawn_y)
+            yaw = rng.uniform(-math.pi, math.pi)
+            self.client.resetBasePositionAndOrientation(
+                self.object_id, [x, y, TABLE_TOP_Z_M + half_height], self.client.getQuaternionFromEuler([0, 0, yaw])
+            )
+            if not self._object_near_an_arm(clearance_m=0.02):
+                break
+        self.client.resetBaseVelocity(self.object_id, [0, 0, 0], [0, 0, 0])
+
+    def _object_near_an_arm(self, clearance_m: float) -> bool:
+        arms = [self.robot] + ([self.distractor.robot] if self.distractor is not None else [])
+        return any(self.client.getClosestPoints(arm.body_id, self.object_id, clearance_m) for arm in arms)
 
     def step(self, num_steps: int = 1) -> None:
         dt = self.config.time_step_s
@@ -165,6 +177,15 @@ class SimWorld:
     def contact_links(self) -> set[int]:
         """Links of the agent's arm touching the object now."""
         return {c[3] for c in self.client.getContactPoints(bodyA=self.robot.body_id, bodyB=self.object_id)}
+
+    def object_grasped(self, contacts: set[int] | None = None) -> bool:
+        """Both gripper fingers touch the object (`contacts`: the arm's links touching it, if known)."""
+        fingers = set(self.robot.gripper_joint_ids)  # a finger joint's index is its link's index
+        return bool(fingers) and fingers <= (self.contact_links() if contacts is None else contacts)
+
+    def object_in_hand(self) -> bool:
+        """Grasped and more than 2 cm off the table: the object is being carried."""
+        return self.object_grasped() and self.object_lift_m() > 0.02
 
     def self_mask(self, segmentation: np.ndarray) -> np.ndarray:
         """Pixels that show the agent's own arm (not the distractor twin)."""

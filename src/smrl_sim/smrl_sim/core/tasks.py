@@ -66,16 +66,12 @@ class PickTask(Task):
     def __init__(self, lift_threshold_m: float = 0.05) -> None:
         self.lift_threshold_m = lift_threshold_m
 
-    def _held(self, world: SimWorld, contacts: set[int]) -> bool:
-        fingers = set(world.robot.gripper_joint_ids)  # a finger joint's index is its link's index
-        return bool(fingers) and fingers <= contacts
-
     def is_success(self, world: SimWorld, contacts: set[int], lift_m: float) -> bool:
-        return self._held(world, contacts) and lift_m >= self.lift_threshold_m
+        return world.object_grasped(contacts) and lift_m >= self.lift_threshold_m
 
     def progress_bonus(self, contacts: set[int], lift_m: float, world: SimWorld) -> float:
         """Up to +0.5 for a grasp, then up to +0.5 more for lifting towards the threshold."""
-        if not self._held(world, contacts):
+        if not world.object_grasped(contacts):
             return 0.0
         return 0.5 + 0.5 * min(max(lift_m, 0.0) / self.lift_threshold_m, 1.0)
 

@@ -1,0 +1,62 @@
+"""Per-frame self judgement (ContingencyLabeller.frame_labels) on the synthetic world (conftest.py).
+
+The trap per-keypoint labels cannot handle: a keypoint that rides on the agent's arm in some
+stretches of frames and on the look-alike arm in others. Per frame it must be self exactly where
+it is on the agent's arm; the keypoints that are always one thing keep their one label.
+"""
+import numpy as np
+import pytest
+
+from smrl_self_model.core.contingency import LABEL_SELF, LABEL_UNKNOWN, LABEL_WORLD, ContingencyLabeller, label_episodes
+
+AGENT_LINK, DISTRACTOR_COLUMN = 4, -2  # the switching keypoint's two homes: a link end of each arm
+
+
+def with_switching_keypoint(episode, seed: int, stretch_frames: int = 25):
+    """The episode with one more keypoint that changes arms every `stretch_frames` frames, at random;
+    returns the centres and whether it is on the agent's arm in each frame."""
+    on_agent = np.repeat(np.random.default_rng(seed).random(len(episode.centers) // stretch_frames + 1) < 0.5,
+                         stretch_frames)[:len(episode.centers)]
+    switching = np.where(on_agent[:, None], episode.centers[:, AGENT_LINK], episode.centers[:, DISTRACTOR_COLUMN])
+    return np.concatenate([episode.centers, switching[:, None]], axis=1), on_agent
+
+
+def judge(labeller: ContingencyLabeller, centers: np.ndarray, joints: np.ndarray) -> np.ndarray:
+    return np.array([labeller.frame_labels(c, q) for c, q in zip(centers, joints)])
+
+
+@pytest.fixture(scope="module")
+def lived_and_judged(synthetic_episode):
+    """A labeller that lived through 2000 frames with the look-alike arm, and a new episode to judge."""
+    lived, judged = (synthetic_episode(seed, 2000, distractor_arm=True) for seed in (0, 1))
+    lived_centers, _ = with_switching_keypoint(lived, seed=10)
+    labeller = label_episodes([lived_centers], [np.ones(lived_centers.shape[:2])], [lived.joint_positions_rad])
+    judged_centers, on_agent = with_switching_keypoint(judged, seed=11)
+    return labeller, judged, judge(labeller, judged_centers, judged.joint_positions_rad), on_agent
+
+
+def test_a_keypoint_that_changes_arms_is_self_in_the_frames_it_is_on_the_agents(lived_and_judged):
+    labeller, _, labels, on_agent = lived_and_judged
+    switching = labels[:, -1]
+    assert labeller.labels[-1] == LABEL_WORLD  # per keypoint it is wrong half the time, whatever it says
+    assert 0.3 < on_agent.mean() < 0.7
+    agreement = np.mean((switching == LABEL_SELF) == on_agent)
+    assert agreement >= 0.9, agreement
+
+
+def test_keypoints_that_are_one_thing_keep_one_label_in_every_frame(lived_and_judged):
+    _, judged, labels, _ = lived_and_judged
+    roles = np.array(judged.roles)
+    assert np.mean(labels[:, :-1][:, roles == "arm"] == LABEL_SELF) >= 0.95
+    for role in ("background", "object", "distractor"):
+        assert np.all(labels[:, :-1][:, roles == role] == LABEL_WORLD), role
+
+
+def test_frames_are_unknown_until_there_is_evidence(synthetic_episode):
+    episode = synthetic_episode(0, 100)
+    labeller = ContingencyLabeller(episode.centers.shape[1], episode.joint_positions_rad.shape[1])
+    assert np.all(labeller.frame_labels(episode.centers[0], episode.joint_positions_rad[0]) == LABEL_UNKNOWN)
+    for centers, joints in zip(episode.centers, episode.joint_positions_rad):
+        labeller.update(centers, np.ones(len(centers)), joints)
+    labeller.refresh()  # ~100 samples: fewer than min_evidence_samples
+    assert np.all(judge(labeller, episode.centers, episode.joint_positions_rad) == LABEL_UNKNOWN)
