@@ -2,7 +2,10 @@
 
 Keypoints learn to sit on what changes between two frames. An object that moves only when the arm
 happens to push it changes in few frame pairs, so no keypoint is spent on it; re-placing it every
-`every_s` seconds (uniform [min, max]) makes the object a moving thing of its own, in every scene.
+`every_s` seconds (uniform [min, max]) anywhere on the table makes the object a moving thing of its
+own, in every scene. Anywhere, not only in the arm's reach: over the small spawn area, keypoints
+resting on the table next to it passed the object through as a window (their Gaussian maps covered
+where it appeared) instead of following it.
 Its keypoint must then track it when it is still too: the detector sees single frames.
 """
 from __future__ import annotations
@@ -33,6 +36,6 @@ class ObjectRelocation:
         self._time_left_s -= self.control_period_s
         if self._time_left_s > 0:
             return False
-        self.world.place_object(self.rng)
+        self.world.place_object(self.rng, anywhere_on_table=True)
         self._time_left_s = self.rng.uniform(*self.every_s)
         return True

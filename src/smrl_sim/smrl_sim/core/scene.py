@@ -27,8 +27,10 @@ class ObjectConfig:
     urdf: str = "cube_small.urdf"
     scale: float = 1.3
     color: tuple[float, float, float, float] = (0.1, 0.8, 0.2, 1.0)
-    spawn_x: tuple[float, float] = (0.40, 0.65)   # m, world frame
+    spawn_x: tuple[float, float] = (0.40, 0.65)   # m, world frame: where episodes start it (in reach)
     spawn_y: tuple[float, float] = (-0.20, 0.20)
+    relocate_x: tuple[float, float] = (0.15, 1.0)  # m: where someone re-places it mid-episode: the
+    relocate_y: tuple[float, float] = (-0.42, 0.42)  # table top, 1.5 x 1 m around (0.5, 0), less its edge
 
 
 @dataclass(frozen=True)
@@ -137,13 +139,15 @@ class SimWorld:
             self.client.stepSimulation()
         self.object_rest_z_m = self.object_position()[2]
 
-    def place_object(self, rng: np.random.Generator) -> None:
-        """Put the object at a random pose on the table: at reset, and mid-episode when a dataset
-        has someone move it (so the object moves by itself, not only when the arm pushes it)."""
+    def place_object(self, rng: np.random.Generator, anywhere_on_table: bool = False) -> None:
+        """Put the object at a random pose: in the spawn area (at reset), or anywhere on the table
+        when a dataset has someone move it mid-episode (so the object moves by itself, not only
+        when the arm pushes it, and over the whole table: a keypoint must follow it there)."""
         obj = self.config.object
         half_height = 0.025 * obj.scale
+        x_range, y_range = (obj.relocate_x, obj.relocate_y) if anywhere_on_table else (obj.spawn_x, obj.spawn_y)
         for _ in range(20):  # not into an arm: it would be flung away
-            x, y = rng.uniform(*obj.spawn_x), rng.uniform(*obj.spawn_y)
+            x, y = rng.uniform(*x_range), rng.uniform(*y_range)
             yaw = rng.uniform(-math.pi, math.pi)
             self.client.resetBasePositionAndOrientation(
                 self.object_id, [x, y, TABLE_TOP_Z_M + half_height], self.client.getQuaternionFromEuler([0, 0, yaw])
