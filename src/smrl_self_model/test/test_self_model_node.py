@@ -158,6 +158,25 @@ def test_unusable_joint_states_are_dropped_counted_and_never_used(fed_node, exec
     assert not states
 
 
+def test_negative_and_hour_ahead_stamps_are_dropped_and_the_state_keeps_coming(fed_node, executor, spin_until):
+    """A negative stamp used to kill the node (rclpy's Time raises), and one message stamped an hour
+    ahead used to stop self_model/state for good."""
+    node, keypoints, joints, states = fed_node
+    assert spin_until(executor, lambda: joints.get_subscription_count() and keypoints.get_subscription_count(), 5.0)
+    joints.publish(joint_state(100.0))
+    for message, publisher in ((joint_state(-5.0), joints), (keypoint_array(-5.0), keypoints),
+                               (joint_state(100.0 + 3600), joints), (keypoint_array(100.0 + 3600), keypoints)):
+        publisher.publish(message)
+    assert spin_until(executor, lambda: sum(node.dropped.values()) == 4), node.dropped
+    assert node.dropped == {"joint_states: negative stamp": 1, "keypoints: negative stamp": 1,
+                            "joint_states: stamp jump": 1, "keypoints: stamp jump": 1}
+    for stamp_s in np.arange(100.01, 100.2, 0.01):
+        joints.publish(joint_state(stamp_s))
+        keypoints.publish(keypoint_array(stamp_s))
+        spin_until(executor, lambda: False, 0.01)
+    assert spin_until(executor, lambda: len(states) >= 15), (len(states), node.dropped)
+
+
 def test_a_missing_or_corrupt_body_schema_stops_the_node_with_a_clear_error(ros_context, tmp_path):
     with pytest.raises(ModelFileError, match="no such file"):
         SelfModelNode(context=ros_context,
