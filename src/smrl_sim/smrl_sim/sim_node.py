@@ -36,8 +36,12 @@ from smrl_sim.static_frames import publish_static_frames
 
 PARAMETERS = {
     "scene": ("default", "Shipped scene name (config/scenes) or path to a scene YAML file."),
-    "image_width": (0, "Camera width in px (16-1024); 0 keeps the scene's."),
-    "image_height": (0, "Camera height in px (16-1024); 0 keeps the scene's."),
+    "image_width": (0, "Camera width in px (16-1024, and at most max_image_bytes an image); 0 keeps the scene's."),
+    "image_height": (0, "Camera height in px (16-1024, and at most max_image_bytes an image); 0 keeps the scene's."),
+    "max_image_bytes": (520_000, "Largest camera image (width x height x 3 bytes) the node starts with. Fast DDS's "
+                                 "default shared-memory segment is 512 KiB: larger best-effort images go as UDP "
+                                 "fragments and were lost between processes (416x416 px: 20/20 arrived, 420x420: "
+                                 "16/20, 512x512: 14/20). Raise it only with a Fast DDS profile that carries them."),
     "distractor_arm": (False, "Add a look-alike arm that moves on its own (self-model trap)."),
     "physics_rate_hz": (240.0, "Physics steps per second of wall time; the scene's time step is sim time."),
     "camera_rate_hz": (30.0, "Camera images per second of sim time (at most physics_rate_hz)."),
@@ -63,7 +67,16 @@ class SimNode(Node):
         overrides: dict = {"distractor_arm": p["distractor_arm"]}
         if p["image_width"] or p["image_height"]:
             overrides["camera"] = {k: v for k, v in (("width", p["image_width"]), ("height", p["image_height"])) if v}
-        self.world = SimWorld(load_scene_config(p["scene"], **overrides))
+        scene = load_scene_config(p["scene"], **overrides)
+        image_bytes = scene.camera.width * scene.camera.height * 3
+        if image_bytes > p["max_image_bytes"]:
+            largest_square_px = int((p["max_image_bytes"] / 3) ** 0.5)
+            raise ValueError(
+                f"camera {scene.camera.width}x{scene.camera.height} px is {image_bytes} bytes an image, more than "
+                f"max_image_bytes ({p['max_image_bytes']}): with Fast DDS's defaults such best-effort images do not "
+                f"reliably reach other processes. Sizes up to {largest_square_px}x{largest_square_px} px (or any "
+                f"width x height x 3 <= {p['max_image_bytes']}) work.")
+        self.world = SimWorld(scene)
         self.task = make_task(p["task"])
         self.seed = int(p["seed"])
         self.world.reset(np.random.default_rng(self.seed))
