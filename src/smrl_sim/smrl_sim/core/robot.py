@@ -164,8 +164,9 @@ class Robot:
         positions = np.concatenate([self.arm_state()[0], self.gripper_state()[0]])
         error = np.concatenate([self.arm_targets, self.gripper_targets]) - positions
         max_velocity = np.concatenate([self.arm_limits.velocity, self.gripper_limits.velocity])
-        max_change = ACCELERATION_PER_VELOCITY_LIMIT * max_velocity * dt_s
-        reachable = np.minimum(max_velocity, np.sqrt(2.0 * ACCELERATION_PER_VELOCITY_LIMIT * max_velocity * np.abs(error)))
+        max_acceleration = ACCELERATION_PER_VELOCITY_LIMIT * max_velocity
+        max_change = max_acceleration * dt_s
+        reachable = np.minimum(max_velocity, np.sqrt(2.0 * max_acceleration * np.abs(error)))  # can still brake
         wanted = np.clip(error * POSITION_GAIN / dt_s, -reachable, reachable)
         self._commanded_velocity = self._commanded_velocity + np.clip(wanted - self._commanded_velocity,
                                                                       -max_change, max_change)
