@@ -9,7 +9,8 @@ session, before anything imports rclpy:
 - a fresh ROS_LOG_DIR in a temp folder (the default ~/.ros/log may not be writable).
 
 Fixtures: ros_context (an initialised rclpy Context, shut down after the test, which destroys
-its nodes), executor (a SingleThreadedExecutor on it) and spin_until (a helper). A test that
+its nodes), executor (a SingleThreadedExecutor on it), and the helpers spin_until and
+publish_each (malformed messages one at a time, each until the node has counted it). A test that
 uses ros_context is marked `ros`, so `-m "not ros"` runs the ROS-free cores only. Where rclpy
 is not installed those tests skip; where it is installed but broken they fail.
 """
@@ -114,3 +115,22 @@ def _spin_until(executor, predicate, timeout_s=5.0):
 def spin_until():
     """The helper spin_until(executor, predicate, timeout_s=5.0) -> bool."""
     return _spin_until
+
+
+def _publish_each(executor, publisher, messages, count, timeout_s=5.0):
+    """Publish `messages` one at a time, each once `count()` (what the node counts: drops,
+    rejections) has grown since the one before; best-effort topics lose none that way. Returns the
+    indices of the messages the node did not count within timeout_s each (empty: all counted)."""
+    missed = []
+    for index, message in enumerate(messages):
+        before = count()
+        publisher.publish(message)
+        if not _spin_until(executor, lambda: count() > before, timeout_s):
+            missed.append(index)
+    return missed
+
+
+@pytest.fixture
+def publish_each():
+    """The helper publish_each(executor, publisher, messages, count, timeout_s=5.0) -> missed indices."""
+    return _publish_each

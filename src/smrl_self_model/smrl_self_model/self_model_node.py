@@ -25,7 +25,6 @@ from geometry_msgs.msg import Point
 from matplotlib.colors import to_rgb
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
-from rclpy.time import Time
 from sensor_msgs.msg import CameraInfo, JointState
 from std_msgs.msg import ColorRGBA, Header
 from visualization_msgs.msg import Marker, MarkerArray
@@ -36,10 +35,12 @@ from smrl_self_model.core.body_schema import BodySchema, load_shipped_body_schem
 from smrl_self_model.core.contingency import LABEL_SELF, ContingencyConfig, ContingencyLabeller
 from smrl_self_model.core.evaluation import LABEL_STYLES
 from smrl_self_model.core.joint_states import (
+    JUMP_CONFIRMATIONS,
     FrameSync,
     JointStateMatch,
     MalformedJointState,
     Pairing,
+    RejectedStamp,
     arm_joint_positions,
 )
 from smrl_self_model.core.model_file import ModelFileError
@@ -54,6 +55,9 @@ PARAMETERS = {
                                        "is paired with a keypoint frame; frames without one are dropped, counted."),
     "max_joint_state_wait_s": (0.5, "How far (s, by stamp) the keypoints may move on while a frame waits for a "
                                     "joint state stamped at or after it; then it is dropped as stale, counted."),
+    "max_stamp_jump_s": (2.0, "Largest distance (s) of a message's stamp from the newest stamp taken (joint_states "
+                              f"or keypoints); further ones are dropped, counted, unless {JUMP_CONFIRMATIONS} in a "
+                              "row agree: then the clock jumped and the pairing starts over there."),
     "min_joint_step_rad": (LABELLER.min_joint_step_rad, "Joint motion (L2, rad) between two labeller samples."),
     "min_evidence_samples": (LABELLER.min_evidence_samples, "Labeller samples before a keypoint leaves 'unknown'."),
     "window_samples": (LABELLER.window_samples, "Labeller samples kept: the evidence labels rest on."),
@@ -76,17 +80,18 @@ PREDICTED_COLOUR = ColorRGBA(r=1.0, g=1.0, b=1.0, a=0.9)
 
 
 def stamp_s(header: Header) -> float:
-    return Time.from_msg(header.stamp).nanoseconds * 1e-9
+    """The stamp in seconds; negative ones too (rclpy's Time refuses them), for the sync to drop."""
+    return header.stamp.sec + header.stamp.nanosec * 1e-9
 
 
 class SelfModelNode(Node):
     def __init__(self, **node_options) -> None:
         super().__init__("self_model", **node_options)
         p = declare_parameters(self, PARAMETERS)
-        if min(p["max_joint_state_offset_s"], p["max_joint_state_wait_s"], p["label_refresh_period_s"]) <= 0 \
-                or p["num_threads"] < 1:
-            raise ValueError("need max_joint_state_offset_s, max_joint_state_wait_s, label_refresh_period_s > 0 "
-                             "and num_threads >= 1")
+        if min(p["max_joint_state_offset_s"], p["max_joint_state_wait_s"], p["max_stamp_jump_s"],
+               p["label_refresh_period_s"]) <= 0 or p["num_threads"] < 1:
+            raise ValueError("need max_joint_state_offset_s, max_joint_state_wait_s, max_stamp_jump_s, "
+                             "label_refresh_period_s > 0 and num_threads >= 1")
         self.p = p
         torch.set_num_threads(p["num_threads"])
         # ModelFileError names the file and the reason; main() turns it into a clear exit.
@@ -96,7 +101,7 @@ class SelfModelNode(Node):
             window_samples=p["window_samples"], self_threshold=p["self_threshold"],
             frame_self_radius=p["frame_self_radius"], frame_min_score=p["frame_min_score"]))
         self.sync: FrameSync[tuple[KeypointArray, np.ndarray, np.ndarray]] = FrameSync(
-            p["max_joint_state_offset_s"], p["max_joint_state_wait_s"], JOINT_STATE_HISTORY_S)
+            p["max_joint_state_offset_s"], p["max_joint_state_wait_s"], JOINT_STATE_HISTORY_S, p["max_stamp_jump_s"])
         self.intrinsics: np.ndarray | None = None
         self.label_colours = {label: ColorRGBA(r=r, g=g, b=b, a=1.0)
                               for label, style in LABEL_STYLES.items() for r, g, b in [to_rgb(style["color"])]}
@@ -118,9 +123,10 @@ class SelfModelNode(Node):
     def on_joint_state(self, msg: JointState) -> None:
         try:
             positions = arm_joint_positions(msg.name, msg.position, self.schema.joint_names)
-        except MalformedJointState as error:
+            pairings = self.sync.add_joint_state(stamp_s(msg.header), positions)
+        except (MalformedJointState, RejectedStamp) as error:
             return self.drop(f"joint_states: {error.reason}", str(error))
-        self.use_pairings(self.sync.add_joint_state(stamp_s(msg.header), positions))
+        self.use_pairings(pairings)
 
     def on_camera_info(self, msg: CameraInfo) -> None:
         try:
@@ -136,7 +142,11 @@ class SelfModelNode(Node):
         intensities = np.array([k.intensity for k in msg.keypoints], dtype=np.float64)
         if not (np.isfinite(centers).all() and np.isfinite(intensities).all()):
             return self.drop("keypoints: non-finite", "NaN or inf in the keypoints")
-        self.use_pairings(self.sync.add_frame(stamp_s(msg.header), (msg, centers, intensities)))
+        try:
+            pairings = self.sync.add_frame(stamp_s(msg.header), (msg, centers, intensities))
+        except RejectedStamp as error:
+            return self.drop(f"keypoints: {error.reason}", str(error))
+        self.use_pairings(pairings)
 
     def use_pairings(self, pairings: list[Pairing]) -> None:
         """Use the keypoint frames whose joint state is settled; count those without one."""

@@ -7,8 +7,10 @@ import pytest
 from smrl_self_model.core.joint_states import (
     FrameSync,
     JointStateBuffer,
+    JUMP_CONFIRMATIONS,
     MalformedJointState,
     NoJointStateNear,
+    RejectedStamp,
     arm_joint_positions,
 )
 
@@ -25,6 +27,8 @@ def test_arm_joints_are_picked_by_name_in_the_schemas_order():
     (["j1", "j2", "elbow"], [1.0, 2.0, 3.0], "unknown joint names"),
     (["j1", "j2", "j3"], [1.0, math.nan, 3.0], "non-finite positions"),
     (["j1", "j2", "j3"], [1.0, math.inf, 3.0], "non-finite positions"),
+    (["j1", "j2", "j3", "j2"], [1.0, 2.0, 3.0, 5.0], "duplicate joint names"),
+    (["j1", "j2", "j3", "finger", "finger"], [1.0, 2.0, 3.0, 0.0, 0.0], "duplicate joint names"),
 ])
 def test_unusable_joint_states_raise_with_a_reason_to_count_by(names, positions, reason):
     with pytest.raises(MalformedJointState) as raised:
@@ -100,3 +104,41 @@ def test_frames_older_than_the_joint_states_or_in_a_gap_are_settled_unpaired():
         sync.add_joint_state(stamp_s, np.zeros(3))
     assert settled(sync.add_frame(8.5, "old")) == [("old", "keypoints older than the joint states")]
     assert settled(sync.add_frame(10.15, "gap")) == [("gap", "gap in the joint states")]
+
+
+def test_a_negative_stamp_is_refused():
+    sync = FrameSync(max_offset_s=0.05, max_wait_s=0.1)
+    for add in (lambda: sync.add_joint_state(-1.0, np.zeros(3)), lambda: sync.add_frame(-0.5, "a")):
+        with pytest.raises(RejectedStamp) as raised:
+            add()
+        assert raised.value.reason == "negative stamp"
+    assert len(sync.joint_states) == 0 and sync.num_waiting == 0
+
+
+@pytest.mark.parametrize("input_name", ["joint state", "frame"])
+def test_one_message_stamped_an_hour_ahead_is_refused_and_pairing_goes_on(input_name):
+    """Taken, an hour-ahead joint state would push every real one out of the history, and an
+    hour-ahead frame would block the queue: no frame would be paired again."""
+    sync = FrameSync(max_offset_s=0.05, max_wait_s=0.1)
+    sync.add_joint_state(10.0, np.zeros(3))
+    with pytest.raises(RejectedStamp) as raised:
+        if input_name == "joint state":
+            sync.add_joint_state(10.0 + 3600, np.ones(3))
+        else:
+            sync.add_frame(10.0 + 3600, "from the future")
+    assert raised.value.reason == "stamp jump"
+    paired = []
+    for stamp_s in np.arange(10.01, 10.3, 0.01):
+        paired += settled(sync.add_joint_state(stamp_s, np.zeros(3)) + sync.add_frame(stamp_s, "now"))
+    assert len(paired) >= 25 and all(isinstance(p[1], float) for p in paired), paired
+
+
+def test_when_the_clock_itself_jumps_the_sync_follows_it():
+    sync = FrameSync(max_offset_s=0.05, max_wait_s=0.5)
+    sync.add_joint_state(1000.0, np.zeros(3))
+    sync.add_frame(1000.01, "waiting")  # its joint states will never come
+    for i in range(JUMP_CONFIRMATIONS - 1):  # a sim restarted at 0 s
+        with pytest.raises(RejectedStamp):
+            sync.add_joint_state(0.01 * i, np.zeros(3))
+    assert settled(sync.add_joint_state(0.04, np.ones(3))) == [("waiting", "stamps jumped")]
+    assert settled(sync.add_frame(0.04, "after")) == [("after", pytest.approx(0.04))]

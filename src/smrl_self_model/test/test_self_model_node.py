@@ -158,6 +158,69 @@ def test_unusable_joint_states_are_dropped_counted_and_never_used(fed_node, exec
     assert not states
 
 
+def test_negative_and_hour_ahead_stamps_are_dropped_and_the_state_keeps_coming(fed_node, executor, spin_until):
+    """A negative stamp used to kill the node (rclpy's Time raises), and one message stamped an hour
+    ahead used to stop self_model/state for good."""
+    node, keypoints, joints, states = fed_node
+    assert spin_until(executor, lambda: joints.get_subscription_count() and keypoints.get_subscription_count(), 5.0)
+    joints.publish(joint_state(100.0))
+    for message, publisher in ((joint_state(-5.0), joints), (keypoint_array(-5.0), keypoints),
+                               (joint_state(100.0 + 3600), joints), (keypoint_array(100.0 + 3600), keypoints)):
+        publisher.publish(message)
+    assert spin_until(executor, lambda: sum(node.dropped.values()) == 4), node.dropped
+    assert node.dropped == {"joint_states: negative stamp": 1, "keypoints: negative stamp": 1,
+                            "joint_states: stamp jump": 1, "keypoints: stamp jump": 1}
+    for stamp_s in np.arange(100.01, 100.2, 0.01):
+        joints.publish(joint_state(stamp_s))
+        keypoints.publish(keypoint_array(stamp_s))
+        spin_until(executor, lambda: False, 0.01)
+    assert spin_until(executor, lambda: len(states) >= 15), (len(states), node.dropped)
+
+
+def test_malformed_messages_on_every_input_are_dropped_counted_and_good_ones_work_after(
+        fed_node, executor, spin_until, publish_each, ros_context):
+    """Fuzzed joint_states, keypoints and camera_info; then the node pairs and publishes as before."""
+    import rclpy
+    from sensor_msgs.msg import CameraInfo
+
+    node, keypoints, joints, states = fed_node
+    infos = rclpy.create_node("camera", context=ros_context).create_publisher(
+        CameraInfo, "camera/camera_info", qos_profile_sensor_data)
+    assert spin_until(executor, lambda: joints.get_subscription_count() and keypoints.get_subscription_count()
+                      and infos.get_subscription_count(), 5.0)
+    nan, inf = float("nan"), float("inf")
+    joints.publish(joint_state(100.0))  # the time the others are judged against
+    assert spin_until(executor, lambda: len(node.sync.joint_states) == 1)
+    bad_joint_states = [
+        joint_state(-1.0), joint_state(100.0 + 3600), joint_state(100.0 - 3600),  # the last is negative too
+        joint_state(100.0, names=("j1", "j2", "j3", "j2"), positions=(0.1, 0.2, 0.3, 0.4)),
+        joint_state(100.0, names=("j1", "j2", "elbow")), joint_state(100.0, names=(), positions=()),
+        joint_state(100.0, names=[f"joint_{i}" for i in range(10_000)], positions=[0.0] * 10_000),
+        joint_state(100.0, positions=(0.1, 0.2)), joint_state(100.0, positions=[0.0] * 100_000),
+        joint_state(100.0, positions=(nan, 0.2, 0.3)), joint_state(100.0, positions=(0.1, -inf, 0.3)),
+    ]
+    dropped = lambda: sum(node.dropped.values())  # noqa: E731
+    assert publish_each(executor, joints, bad_joint_states, dropped) == []
+    bad_keypoints = [keypoint_array(-1.0), keypoint_array(100.0 + 3600), keypoint_array(100.0, num_keypoints=3),
+                     keypoint_array(100.0, num_keypoints=10_000), keypoint_array(100.0), keypoint_array(100.0)]
+    bad_keypoints[-2].keypoints[1].x_norm = nan
+    bad_keypoints[-1].keypoints[3].intensity = inf
+    assert publish_each(executor, keypoints, bad_keypoints, dropped) == []
+    bad_infos = [CameraInfo(k=[nan] * 9), CameraInfo(k=[0.0] * 9), CameraInfo(k=[1.0, 0, 0, 0, 1.0, 0, 0, 0, 0])]
+    assert publish_each(executor, infos, bad_infos, dropped) == []
+    assert node.dropped == {
+        "joint_states: negative stamp": 2, "joint_states: stamp jump": 1, "joint_states: duplicate joint names": 1,
+        "joint_states: unknown joint names": 3, "joint_states: joint count mismatch": 2,
+        "joint_states: non-finite positions": 2, "keypoints: negative stamp": 1, "keypoints: stamp jump": 1,
+        "keypoints: count differs from the body schema's": 2, "keypoints: non-finite": 2, "camera_info: unusable": 3}
+    assert not states and node.intrinsics is None
+    for stamp_s in np.arange(100.01, 100.2, 0.01):
+        joints.publish(joint_state(stamp_s))
+        keypoints.publish(keypoint_array(stamp_s))
+        spin_until(executor, lambda: False, 0.01)
+    assert spin_until(executor, lambda: len(states) >= 15), (len(states), node.dropped)
+
+
 def test_a_missing_or_corrupt_body_schema_stops_the_node_with_a_clear_error(ros_context, tmp_path):
     with pytest.raises(ModelFileError, match="no such file"):
         SelfModelNode(context=ros_context,

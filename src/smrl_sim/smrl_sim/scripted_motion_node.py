@@ -5,17 +5,20 @@ joint a sine around home, a smooth test motion) and `babbling` (random joint tar
 each held for a random time: the motor babbling the self model learns from, as in the recorded
 datasets). Safety: it only moves once it has fresh joint states, steps at most at the joint
 velocity limits from the measured positions, and when joint states go stale it commands the last
-measured position once and waits.
+measured position once and waits. Unusable joint states are dropped with a throttled warning and
+counted per reason in `dropped`.
 """
 from __future__ import annotations
 
 import math
+from collections import Counter
 
 import numpy as np
 from rclpy.node import Node
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
 
+from smrl_sim.core.joint_command_guard import duplicate_names
 from smrl_sim.core.motor_babbling import random_joint_targets
 from smrl_sim.core.robot_config import load_robot_config
 from smrl_sim.node_parameters import declare_parameters
@@ -57,6 +60,7 @@ class ScriptedMotionNode(Node):
         self.rng = np.random.default_rng(self.p["seed"])
         self.babbling_target: np.ndarray = self.home
         self.babbling_until_s = 0.0
+        self.dropped: Counter = Counter()  # reason -> joint states dropped
         self.arm_pub = self.create_publisher(Float64MultiArray, f"{self.p['controller_name']}/commands", 10)
         self.gripper_pub = self.create_publisher(Float64MultiArray, f"{self.p['gripper_controller_name']}/commands", 10)
         self.create_subscription(JointState, "joint_states", self.on_joint_state, 10)
@@ -64,14 +68,21 @@ class ScriptedMotionNode(Node):
 
     def on_joint_state(self, msg: JointState) -> None:
         index = {name: i for i, name in enumerate(msg.name)}
-        if not all(n in index for n in self.robot.joint_names) or len(msg.position) != len(msg.name):
-            self.get_logger().warning("joint_states without this robot's joints: ignored", throttle_duration_sec=5.0)
-            return
+        if len(msg.position) != len(msg.name):
+            return self.drop("joint count mismatch", f"{len(msg.name)} names but {len(msg.position)} positions")
+        if duplicate_names(msg.name):
+            return self.drop("duplicate joint names", f"{duplicate_names(msg.name)} more than once")
+        if not all(n in index for n in self.robot.joint_names):
+            return self.drop("unknown joint names", f"not all of this robot's joints {self.robot.joint_names}")
         positions = np.array([msg.position[index[n]] for n in self.robot.joint_names])
         if not np.all(np.isfinite(positions)):
-            self.get_logger().warning("joint_states with NaN/inf: ignored", throttle_duration_sec=5.0)
-            return
+            return self.drop("non-finite positions", f"{positions.tolist()}")
         self.measured, self.measured_at = positions, self.get_clock().now()
+
+    def drop(self, reason: str, detail: str) -> None:
+        self.dropped[reason] += 1
+        self.get_logger().warning(f"dropped joint_states: {reason}: {detail} (dropped so far: {dict(self.dropped)})",
+                                  throttle_duration_sec=5.0)
 
     def on_tick(self) -> None:
         now = self.get_clock().now()

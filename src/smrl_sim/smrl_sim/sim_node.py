@@ -36,8 +36,12 @@ from smrl_sim.static_frames import publish_static_frames
 
 PARAMETERS = {
     "scene": ("default", "Shipped scene name (config/scenes) or path to a scene YAML file."),
-    "image_width": (0, "Camera width in px (16-1024); 0 keeps the scene's."),
-    "image_height": (0, "Camera height in px (16-1024); 0 keeps the scene's."),
+    "image_width": (0, "Camera width in px (16-1024, and at most max_image_bytes an image); 0 keeps the scene's."),
+    "image_height": (0, "Camera height in px (16-1024, and at most max_image_bytes an image); 0 keeps the scene's."),
+    "max_image_bytes": (520_000, "Largest camera image (width x height x 3 bytes) the node starts with. Fast DDS's "
+                                 "default shared-memory segment is 512 KiB: larger best-effort images go as UDP "
+                                 "fragments and were lost between processes (416x416 px: 20/20 arrived, 420x420: "
+                                 "16/20, 512x512: 14/20). Raise it only with a Fast DDS profile that carries them."),
     "distractor_arm": (False, "Add a look-alike arm that moves on its own (self-model trap)."),
     "physics_rate_hz": (240.0, "Physics steps per second of wall time; the scene's time step is sim time."),
     "camera_rate_hz": (30.0, "Camera images per second of sim time (at most physics_rate_hz)."),
@@ -47,6 +51,8 @@ PARAMETERS = {
     "controller_name": ("forward_position_controller", "Arm position controller: <name>/commands."),
     "gripper_controller_name": ("gripper_controller", "Gripper position controller: <name>/commands."),
     "trajectory_controller_name": ("joint_trajectory_controller", "Trajectory controller: <name>/joint_trajectory."),
+    "max_trajectory_points": (2000, "Longer joint trajectories are rejected, counted: checking a point costs ~10 us, "
+                                    "and a 20 000-point one stalled joint_states for ~0.2-0.4 s."),
     "publish_robot_description": (True, "Publish the URDF on robot_description; off where robot_state_publisher does."),
     "world_frame": ("world", "Fixed frame (REP 105) the robot and camera are placed in."),
     "camera_frame": ("camera_optical_frame", "Optical frame (z forward, x right, y down) of image headers."),
@@ -61,14 +67,23 @@ class SimNode(Node):
         overrides: dict = {"distractor_arm": p["distractor_arm"]}
         if p["image_width"] or p["image_height"]:
             overrides["camera"] = {k: v for k, v in (("width", p["image_width"]), ("height", p["image_height"])) if v}
-        self.world = SimWorld(load_scene_config(p["scene"], **overrides))
+        scene = load_scene_config(p["scene"], **overrides)
+        image_bytes = scene.camera.width * scene.camera.height * 3
+        if image_bytes > p["max_image_bytes"]:
+            largest_square_px = int((p["max_image_bytes"] / 3) ** 0.5)
+            raise ValueError(
+                f"camera {scene.camera.width}x{scene.camera.height} px is {image_bytes} bytes an image, more than "
+                f"max_image_bytes ({p['max_image_bytes']}): with Fast DDS's defaults such best-effort images do not "
+                f"reliably reach other processes. Sizes up to {largest_square_px}x{largest_square_px} px (or any "
+                f"width x height x 3 <= {p['max_image_bytes']}) work.")
+        self.world = SimWorld(scene)
         self.task = make_task(p["task"])
         self.seed = int(p["seed"])
         self.world.reset(np.random.default_rng(self.seed))
         robot = self.world.robot
         self.arm_guard = JointCommandGuard(robot.arm_limits)
         self.gripper_guard = JointCommandGuard(robot.gripper_limits)
-        self.trajectory = TrajectoryFollower(self.arm_guard)
+        self.trajectory = TrajectoryFollower(self.arm_guard, p["max_trajectory_points"])
         self.joint_names = list(robot.config.joint_names + robot.config.gripper_joint_names)
         self.physics_dt_s = self.world.config.time_step_s
         self.camera_period_s = 1.0 / min(p["camera_rate_hz"], p["physics_rate_hz"])
@@ -180,14 +195,16 @@ class SimNode(Node):
             self.world.robot.set_targets(gripper_targets=targets)
 
     def on_trajectory(self, msg: JointTrajectory) -> None:
+        """Checked outside the world lock, so that the physics loop never waits on a long trajectory."""
         times = [p.time_from_start.sec + p.time_from_start.nanosec * 1e-9 for p in msg.points]
         try:
-            with self.world_lock:
-                current, _ = self.world.robot.arm_state()
-                self.trajectory.start(msg.joint_names, times, [p.positions for p in msg.points],
-                                      self.world.sim_time_s, current)
+            trajectory = self.trajectory.plan(msg.joint_names, times, [p.positions for p in msg.points])
         except CommandRejected as error:
             self.get_logger().warning(f"rejected trajectory: {error}", throttle_duration_sec=1.0)
+            return
+        with self.world_lock:
+            current, _ = self.world.robot.arm_state()
+            self.trajectory.start(trajectory, self.world.sim_time_s, current)
 
     def on_reset_episode(self, request: ResetEpisode.Request, response: ResetEpisode.Response) -> ResetEpisode.Response:
         if request.task and request.task not in TASKS:

@@ -38,6 +38,26 @@ def test_targets_beyond_limits_stop_at_the_limit_and_joints_never_exceed_velocit
     assert np.all(peak_speed <= robot.arm_limits.velocity * 1.05), peak_speed
 
 
+def test_peak_joint_speed_stays_within_the_velocity_limits_while_targets_jump_mid_motion(world):
+    """Babbling over 60% of each joint's range, new targets while the arm still moves (reversals
+    included): with PyBullet's maxVelocity alone the peak was 1.46x the limit."""
+    from smrl_sim.core.motor_babbling import random_joint_targets
+
+    robot = world.robot
+    home = np.array(robot.config.home_positions)
+    rng = np.random.default_rng(1)
+    peak_ratio = np.zeros(7)
+    for jump in range(30):
+        robot.set_targets(random_joint_targets(home, robot.arm_limits, 0.6, rng))
+        robot.set_gripper_closed(jump % 2 == 0)
+        for _ in range(int(rng.integers(20, 240))):
+            world.step()
+            _, velocity = robot.arm_state()
+            peak_ratio = np.maximum(peak_ratio, np.abs(velocity) / robot.arm_limits.velocity)
+    assert peak_ratio.max() > 0.95, peak_ratio  # the motion did use the limits
+    assert np.all(peak_ratio <= 1.05), peak_ratio
+
+
 def test_unknown_robot_and_bad_yaml_give_clear_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="no robots config named 'nope'"):
         load_robot_config("nope")

@@ -137,3 +137,11 @@ def test_image_conversion_reads_common_encodings_and_refuses_bad_ones():
         image_msg_to_rgb(Image(height=4, width=5, encoding="32FC1", step=20, data=bytes(80)))
     with pytest.raises(ImageFormatError):
         image_msg_to_rgb(Image(height=4, width=5, encoding="rgb8", step=15, data=bytes(10)))
+
+
+def test_a_camera_too_large_for_dds_stops_the_node_with_the_sizes_that_work(ros_context):
+    """Between two processes 416x416 px images arrived 20/20, 420x420 16/20, 512x512 14/20 (Fast
+    DDS defaults, best effort): the sim refuses such sizes instead of losing images quietly."""
+    too_large = [Parameter("image_width", value=512), Parameter("image_height", value=512)]
+    with pytest.raises(ValueError, match=r"512x512 px is 786432 bytes.*Sizes up to 416x416 px"):
+        SimNode(context=ros_context, parameter_overrides=too_large)

@@ -11,6 +11,12 @@ The joint states of a frame's instant may still be on their way when its keypoin
 wait in another queue), so `FrameSync` holds a frame until a joint state stamped at or after it has
 come, and only then picks the nearest; a frame whose joint states have not come by the time the
 keypoints are `max_wait_s` further on is stale.
+
+One bad stamp must not stop the pairing for good: a joint state stamped an hour ahead would push
+every real one out of the history, and a frame stamped ahead would wait forever at the head of the
+queue. So `FrameSync` refuses stamps before 0 or more than `max_stamp_jump_s` away from the newest
+stamp it took (`RejectedStamp`). When `JUMP_CONFIRMATIONS` messages in a row agree on a time that
+far away, the clock itself has jumped (a restarted sim, a looped bag): the sync starts over there.
 """
 from __future__ import annotations
 
@@ -21,6 +27,10 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 import numpy as np
+
+from smrl_sim.core.joint_command_guard import duplicate_names
+
+JUMP_CONFIRMATIONS = 5  # messages in a row on a far-away time that make the sync follow it
 
 
 class MalformedJointState(ValueError):
@@ -34,11 +44,14 @@ class MalformedJointState(ValueError):
 def arm_joint_positions(names: Sequence[str], positions: Sequence[float], joint_names: Sequence[str]) -> np.ndarray:
     """The positions (n,) of `joint_names`, in that order, from a joint state's names and positions.
 
-    The message may carry more joints (a gripper) in any order; it must name each wanted joint
-    once, with as many positions as names, all finite.
+    The message may carry more joints (a gripper) in any order; it must name every joint once,
+    with as many positions as names, and the wanted ones finite.
     """
     if len(names) != len(positions):
         raise MalformedJointState("joint count mismatch", f"{len(names)} names but {len(positions)} positions")
+    duplicates = duplicate_names(names)
+    if duplicates:
+        raise MalformedJointState("duplicate joint names", f"{duplicates} more than once in {list(names)}")
     index = {name: i for i, name in enumerate(names)}
     missing = [name for name in joint_names if name not in index]
     if missing:
@@ -52,6 +65,14 @@ def arm_joint_positions(names: Sequence[str], positions: Sequence[float], joint_
 
 class NoJointStateNear(LookupError):
     """No buffered joint state within the allowed offset of a stamp; `reason` says which case."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+
+
+class RejectedStamp(ValueError):
+    """A stamp the sync refuses (before 0, or a jump away from the others); `reason` to count by."""
 
     def __init__(self, reason: str, detail: str) -> None:
         super().__init__(f"{reason}: {detail}")
@@ -127,31 +148,66 @@ class Pairing(Generic[Frame]):
 class FrameSync(Generic[Frame]):
     """Pairs frames with the joint state nearest in time, once the joint states have caught up."""
 
-    def __init__(self, max_offset_s: float, max_wait_s: float, history_s: float = 1.0) -> None:
+    def __init__(self, max_offset_s: float, max_wait_s: float, history_s: float = 1.0,
+                 max_stamp_jump_s: float = 2.0) -> None:
         """`max_offset_s`: the most a paired joint state's stamp may differ from the frame's;
-        `max_wait_s`: how far the keypoints may move on (by stamp) while a frame waits."""
-        if max_offset_s <= 0 or max_wait_s <= 0:
-            raise ValueError(f"max_offset_s and max_wait_s must be > 0, got {max_offset_s} and {max_wait_s}")
+        `max_wait_s`: how far the keypoints may move on (by stamp) while a frame waits;
+        `max_stamp_jump_s`: the furthest a stamp may lie from the newest one taken (either input)."""
+        if min(max_offset_s, max_wait_s, max_stamp_jump_s) <= 0:
+            raise ValueError(f"max_offset_s, max_wait_s and max_stamp_jump_s must be > 0, got {max_offset_s}, "
+                             f"{max_wait_s} and {max_stamp_jump_s}")
         self.max_offset_s = max_offset_s
         self.max_wait_s = max_wait_s
+        self.max_stamp_jump_s = max_stamp_jump_s
         self.joint_states = JointStateBuffer(history_s)
         self._waiting: deque[tuple[float, Frame]] = deque()  # (stamp, frame), in arrival order
         self._newest_frame_s = -float("inf")
+        self._newest_s: float | None = None          # newest stamp taken, joint state or frame
+        self._jump_s: float | None = None            # newest of the refused far-away stamps in a row
+        self._jump_count = 0
 
     @property
     def num_waiting(self) -> int:
         return len(self._waiting)
 
     def add_joint_state(self, stamp_s: float, positions_rad: np.ndarray) -> list[Pairing[Frame]]:
-        """Buffer a joint state; returns the waiting frames it settles, oldest first."""
+        """Buffer a joint state; returns the waiting frames it settles, oldest first.
+        Raises RejectedStamp for a stamp before 0 or far from the others."""
+        given_up = self._take_stamp(stamp_s)
         self.joint_states.add(stamp_s, positions_rad)
-        return self._settle()
+        return given_up + self._settle()
 
     def add_frame(self, stamp_s: float, frame: Frame) -> list[Pairing[Frame]]:
-        """Queue a frame; returns the frames now settled (it, if its joint states are in), oldest first."""
+        """Queue a frame; returns the frames now settled (it, if its joint states are in), oldest first.
+        Raises RejectedStamp for a stamp before 0 or far from the others."""
+        given_up = self._take_stamp(stamp_s)
         self._waiting.append((stamp_s, frame))
         self._newest_frame_s = max(self._newest_frame_s, stamp_s)
-        return self._settle()
+        return given_up + self._settle()
+
+    def _take_stamp(self, stamp_s: float) -> list[Pairing[Frame]]:
+        """Refuse an implausible stamp; returns the frames given up when the clock itself jumped."""
+        if stamp_s < 0:
+            raise RejectedStamp("negative stamp", f"stamped {stamp_s:.3f} s")
+        if self._newest_s is None or abs(stamp_s - self._newest_s) <= self.max_stamp_jump_s:
+            self._newest_s = stamp_s if self._newest_s is None else max(self._newest_s, stamp_s)
+            self._jump_s, self._jump_count = None, 0
+            return []
+        if self._jump_s is not None and abs(stamp_s - self._jump_s) <= self.max_stamp_jump_s:
+            self._jump_s, self._jump_count = max(self._jump_s, stamp_s), self._jump_count + 1
+        else:
+            self._jump_s, self._jump_count = stamp_s, 1
+        if self._jump_count < JUMP_CONFIRMATIONS:
+            raise RejectedStamp("stamp jump", f"stamped {stamp_s - self._newest_s:+.3f} s from the newest stamp "
+                                              f"(max {self.max_stamp_jump_s} s)")
+        given_up = [Pairing(frame, waiting_s, None, NoJointStateNear(
+            "stamps jumped", f"the clock jumped {stamp_s - self._newest_s:+.3f} s while the frame waited"))
+            for waiting_s, frame in self._waiting]
+        self.joint_states = JointStateBuffer(self.joint_states.history_s)
+        self._waiting.clear()
+        self._newest_frame_s = -float("inf")
+        self._newest_s, self._jump_s, self._jump_count = self._jump_s, None, 0
+        return given_up
 
     def _settle(self) -> list[Pairing[Frame]]:
         settled = []

@@ -12,6 +12,11 @@ from typing import Sequence
 import numpy as np
 
 
+def duplicate_names(names: Sequence[str]) -> list[str]:
+    """The joint names given more than once, sorted: which value such a message means is a guess."""
+    return sorted(name for name, count in Counter(names).items() if count > 1)
+
+
 class CommandRejected(ValueError):
     """A joint command that must not be applied; the message says why."""
 
@@ -63,8 +68,9 @@ class JointCommandGuard:
             unknown = sorted(set(names) - set(self.limits.names))
             if unknown:
                 raise self._reject("unknown_joint", f"unknown joint names {unknown}")
-            if len(set(names)) != len(names):
-                raise self._reject("duplicate_joint", f"duplicate joint names in {names}")
+            duplicates = duplicate_names(names)
+            if duplicates:
+                raise self._reject("duplicate_joint", f"joint names {duplicates} more than once in {names}")
             missing = sorted(set(self.limits.names) - set(names))
             if missing:
                 raise self._reject("missing_joint", f"no value for joints {missing}")

@@ -14,6 +14,11 @@ from pybullet_utils.bullet_client import BulletClient
 from smrl_sim.core.joint_command_guard import JointLimits
 from smrl_sim.core.robot_config import RobotConfig
 
+POSITION_GAIN = 0.3                    # fraction of the position error corrected per physics step
+ACCELERATION_PER_VELOCITY_LIMIT = 5.0   # 1/s: a joint reaches its velocity limit in 0.2 s
+ARM_TORQUE_NM = 200.0                  # per revolute joint
+GRIPPER_FORCE_N = 40.0                 # per prismatic finger
+
 
 def urdf_with_absolute_meshes(config: RobotConfig) -> str:
     """The arm's URDF text with `package://` mesh paths made absolute.
@@ -61,8 +66,11 @@ def _urdf_for_simulation(config: RobotConfig) -> Path:
 class Robot:
     """An arm loaded from a `RobotConfig`, driven by joint position targets.
 
-    Targets are clamped to the position limits and the joint motors never exceed the velocity
-    limits (PyBullet's `maxVelocity`), whatever the caller sends.
+    Targets are clamped to the position limits. `drive` (once per physics step, from
+    `SimWorld.step`) commands each joint's velocity towards its target within the velocity limits
+    and changes it by at most `ACCELERATION_PER_VELOCITY_LIMIT` x the limit per second: PyBullet's
+    `maxVelocity` caps only the motor's command, and abrupt reversals let coupled joints overshoot
+    it (up to 2.7x the limit measured with random targets).
     """
 
     def __init__(
@@ -136,22 +144,40 @@ class Robot:
         for joint, value in zip(self.arm_joint_ids + self.gripper_joint_ids, np.concatenate([arm, gripper])):
             self.client.resetJointState(self.body_id, joint, float(value), 0.0)
         self.set_targets(arm, gripper)
+        self.hold()
 
     def set_targets(self, arm_targets: np.ndarray | None = None, gripper_targets: np.ndarray | None = None) -> None:
-        """Drive the joints towards position targets, clamped to position limits, at most at velocity limits."""
+        """Position targets for the joints, clamped to the position limits; `drive` moves towards them."""
         if arm_targets is not None:
             self.arm_targets = self.arm_limits.clamp(np.asarray(arm_targets, dtype=float))
         if gripper_targets is not None:
             self.gripper_targets = self.gripper_limits.clamp(np.asarray(gripper_targets, dtype=float))
-        self._drive(self.arm_joint_ids, self.arm_targets, self.arm_limits.velocity, force=200.0)
-        self._drive(self.gripper_joint_ids, self.gripper_targets, self.gripper_limits.velocity, force=40.0)
 
-    def _drive(self, joint_ids: list[int], targets: np.ndarray, max_velocity: np.ndarray, force: float) -> None:
-        for joint, target, velocity in zip(joint_ids, targets, max_velocity):
-            self.client.setJointMotorControl2(
-                self.body_id, joint, pybullet.POSITION_CONTROL, targetPosition=float(target),
-                force=force, maxVelocity=float(velocity), positionGain=0.3,
-            )
+    def hold(self) -> None:
+        """Stop the motors where the joints are (after a teleport): no velocity carried over."""
+        self._commanded_velocity = np.zeros(len(self.arm_joint_ids) + len(self.gripper_joint_ids))
+        self._motors(self._commanded_velocity)
+
+    def drive(self, dt_s: float) -> None:
+        """One physics step of motor commands: towards the targets from the measured positions,
+        within the velocity limits, braking in time to stop at the target."""
+        positions = np.concatenate([self.arm_state()[0], self.gripper_state()[0]])
+        error = np.concatenate([self.arm_targets, self.gripper_targets]) - positions
+        max_velocity = np.concatenate([self.arm_limits.velocity, self.gripper_limits.velocity])
+        max_acceleration = ACCELERATION_PER_VELOCITY_LIMIT * max_velocity
+        max_change = max_acceleration * dt_s
+        reachable = np.minimum(max_velocity, np.sqrt(2.0 * max_acceleration * np.abs(error)))  # can still brake
+        wanted = np.clip(error * POSITION_GAIN / dt_s, -reachable, reachable)
+        self._commanded_velocity = self._commanded_velocity + np.clip(wanted - self._commanded_velocity,
+                                                                      -max_change, max_change)
+        self._motors(self._commanded_velocity)
+
+    def _motors(self, velocities: np.ndarray) -> None:
+        num_arm = len(self.arm_joint_ids)
+        for joint_ids, targets, force in ((self.arm_joint_ids, velocities[:num_arm], ARM_TORQUE_NM),
+                                          (self.gripper_joint_ids, velocities[num_arm:], GRIPPER_FORCE_N)):
+            self.client.setJointMotorControlArray(self.body_id, joint_ids, pybullet.VELOCITY_CONTROL,
+                                                  targetVelocities=targets.tolist(), forces=[force] * len(joint_ids))
 
     def set_gripper_closed(self, closed: bool) -> None:
         cfg = self.config

@@ -163,8 +163,10 @@ class SimWorld:
     def step(self, num_steps: int = 1) -> None:
         dt = self.config.time_step_s
         for _ in range(num_steps):
+            self.robot.drive(dt)
             if self.distractor is not None:
                 self.distractor.step(dt)
+                self.distractor.robot.drive(dt)
             self.client.stepSimulation()
             self.sim_time_s += dt
 
