@@ -29,6 +29,12 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     model.add_argument("--norm-groups", type=int, default=TransporterConfig.norm_groups)
     optimisation = parser.add_argument_group("optimisation")
     optimisation.add_argument("--steps", type=int, default=TrainConfig.steps)
+    optimisation.add_argument("--gaussian-std-start", type=float, default=None,
+                              help="start with wider Gaussian maps (normalised std), narrowing to --gaussian-std")
+    optimisation.add_argument("--heatmap-mask-start", type=float, default=TrainConfig.heatmap_mask_start,
+                              help="share of the heatmaps in the transport masks at first (0..1), annealed to 0")
+    optimisation.add_argument("--anneal-steps", type=int, default=TrainConfig.anneal_steps,
+                              help="steps over which --gaussian-std-start and --heatmap-mask-start anneal")
     optimisation.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
     optimisation.add_argument("--lr", type=float, default=TrainConfig.learning_rate)
     optimisation.add_argument("--weight-decay", type=float, default=TrainConfig.weight_decay)
@@ -62,6 +68,9 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
         batch_size=args.batch_size,
         learning_rate=args.lr,
         weight_decay=args.weight_decay,
+        gaussian_std_start=args.gaussian_std_start,
+        heatmap_mask_start=args.heatmap_mask_start,
+        anneal_steps=args.anneal_steps,
         min_gap_frames=args.min_gap,
         max_gap_frames=args.max_gap,
         held_out_fraction=args.held_out,

@@ -8,7 +8,7 @@ from matplotlib.image import imread
 from smrl_self_model.core.body_schema import BodySchema
 from smrl_self_model.core.forward_model import ForwardModel
 from smrl_perception.core.keypoint_detector import KeypointDetector
-from smrl_self_model.evaluate import detect_dataset, main, train_and_score_models
+from smrl_self_model.evaluate import TruthMap, detect_dataset, main, train_and_score_models
 from smrl_sim.core.collect import CollectConfig, collect
 
 
@@ -35,6 +35,11 @@ def test_writes_scores_strips_and_models(tiny_datasets, tmp_path, capsys):
     assert all(k["evidence_samples"] >= 10 for k in keypoints)  # labelled, not unknown
     for labelling in ("with_experience", "held_out_only", "train_only_scored_on_train"):
         assert {"precision", "recall", "keypoints"} <= set(scene[labelling])
+    per_frame = scene["per_frame"]  # 2 held-out episodes x 20 frames x K keypoints, judged online
+    assert per_frame["keypoint_frames"] == 2 * 20 * num_keypoints
+    assert 0.0 <= per_frame["all_self_precision"] <= 1.0 and len(per_frame["per_keypoint_truly_self"]) == num_keypoints
+    frame_sweep = result["frame_rule_sweep_on_validation"]
+    assert len(frame_sweep["grid"]) > 1 and {"frame_self_radius", "frame_min_score"} <= set(frame_sweep["best"])
     sweep = result["threshold_sweep_on_train"]
     assert len(sweep["thresholds"]) == len(sweep["precision"]["plain"]) and 0 < sweep["best_threshold"] < 1
     strip = imread(out / "self_model_plain.png")
@@ -43,9 +48,10 @@ def test_writes_scores_strips_and_models(tiny_datasets, tmp_path, capsys):
     if models["self_keypoints"]:
         schema, forward = BodySchema.load(out / "body_schema.pt"), ForwardModel.load(out / "forward_model.pt")
         assert schema.self_keypoint_indices == forward.self_keypoint_indices == models["self_keypoints"]
-        assert schema.keypoint_model_sha256 == result["keypoint_model_sha256"]
+        assert schema.keypoint_model_sha256 == result["keypoint_models"]["panda"]["sha256"]
         errors = models["body_schema"]["scenes"]["plain"]
         assert np.isfinite(errors["mean_px"]) and len(errors["per_keypoint_mean_px"]) == len(models["self_keypoints"])
+        assert np.isfinite(errors["against_simulator"]["end_effector_mean_px"])
     else:
         assert "no keypoint was labelled self" in models["skipped"] and not (out / "body_schema.pt").exists()
     printed = capsys.readouterr().out
@@ -68,6 +74,18 @@ def test_models_are_trained_saved_and_scored_against_their_baselines(tiny_datase
         errors = result[model]["scenes"]["plain"]
         assert 0 < errors["median_px"] and 0 < errors["mean_px"] < 64 and len(errors["per_keypoint_mean_px"]) == 2
         assert errors["baseline_mean_px"] > 0
+
+
+def test_the_truth_map_locates_the_hand_from_predicted_keypoints_and_beats_the_mean():
+    """Predicted keypoints that are a fixed linear image of the true hand and links (plus noise):
+    the map fitted on some frames finds them on others to about the noise."""
+    rng = np.random.default_rng(0)
+    truth_px = rng.uniform(10, 54, (400, 3, 2))                   # end effector + 2 links
+    mixing = rng.normal(0, 0.02, (6, 8))                          # 4 keypoints see all 6 coordinates
+    predicted = (truth_px.reshape(400, 6) @ mixing + rng.normal(0, 0.002, (400, 8))).reshape(400, 4, 2)
+    errors = TruthMap.fit(predicted[:300], truth_px[:300]).errors_px(predicted[300:], truth_px[300:])
+    assert errors["end_effector_mean_px"] < 2.0 < errors["end_effector_baseline_mean_px"]
+    assert errors["moving_links_mean_px"] < 2.0 < errors["moving_links_baseline_mean_px"]
 
 
 def test_missing_datasets_are_collected_and_existing_ones_left_alone(tmp_path, monkeypatch):

@@ -45,6 +45,9 @@ class TrainConfig:
     batch_size: int = 32             # frame pairs per step
     learning_rate: float = 1e-3
     weight_decay: float = 1e-4       # Adam's L2 penalty, as the original project
+    gaussian_std_start: float | None = None  # wider Gaussian maps at first, narrowing to the model's
+    heatmap_mask_start: float = 0.0          # share of the heatmaps in the transport masks at first, to 0
+    anneal_steps: int = 0                    # ...both linearly over these steps (see annealed)
     min_gap_frames: int = 1          # source and target are 1..4 frames apart
     max_gap_frames: int = 4
     held_out_fraction: float = 0.1   # of the episodes, never trained on; 0 disables evaluation
@@ -86,6 +89,18 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+
+
+def annealed(start: float, final: float, step: int, config: TrainConfig) -> float:
+    """Linearly from `start` at step 0 to `final` at `config.anneal_steps`, then `final`.
+
+    What is annealed: the Gaussian maps' std (wider maps let a keypoint feel things further off
+    before it settles) and the heatmaps' share in the transport masks (transporter.transport_masks_of:
+    it lets a spread-out heatmap learn where things change before it narrows to a point).
+    """
+    if step >= config.anneal_steps:
+        return final
+    return start + (final - start) * step / config.anneal_steps
 
 
 def evaluate(
@@ -154,6 +169,9 @@ def train(config: TrainConfig) -> TrainSummary:
         range(first_step, config.steps), initial=first_step, total=config.steps, disable=not config.progress_bar
     )
     for step in progress:
+        final_std = config.model.gaussian_std
+        model.gaussian_std = annealed(config.gaussian_std_start or final_std, final_std, step, config)
+        model.heatmap_mask_weight = annealed(config.heatmap_mask_start, 0.0, step, config)
         source, target = (to_model_input(frames, config) for frames in train_pairs.sample(config.batch_size, rng))
         losses = transporter_loss(model, source, target, config.loss_weights)
         optimizer.zero_grad(set_to_none=True)

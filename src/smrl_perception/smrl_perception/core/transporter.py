@@ -185,6 +185,11 @@ class Transporter(nn.Module):
     def __init__(self, config: TransporterConfig) -> None:
         super().__init__()
         self.config = config
+        #: Std of the Gaussian maps (normalised); training may start it wider (see TrainConfig).
+        self.gaussian_std = config.gaussian_std
+        #: Share of the heatmap itself in the transport masks (training may start above 0, see
+        #: TrainConfig); 0 is the Transporter's Gaussian-at-the-centre masks, and inference.
+        self.heatmap_mask_weight = 0.0
         self.image_encoder = ImageEncoder(config)
         self.keypoint_encoder = KeypointEncoder(config)
         self.refine_net = RefineNet(config)
@@ -201,8 +206,11 @@ class Transporter(nn.Module):
             centers=centers,
             intensities=intensities,
             heatmaps=heatmaps,
-            gaussian_maps=gaussian_maps(centers, height, width, self.config.gaussian_std),
+            gaussian_maps=gaussian_maps(centers, height, width, self.gaussian_std),
         )
+
+    def transport_masks(self, keypoints: Keypoints) -> torch.Tensor:
+        return transport_masks_of(keypoints, self.heatmap_mask_weight)
 
     def forward(self, source: torch.Tensor, target: torch.Tensor) -> dict:
         """Reconstruct `target` (B, 3, H, W) from `source` and both frames' keypoints."""
@@ -213,8 +221,8 @@ class Transporter(nn.Module):
         transported = transport(
             features_source,
             features_target,
-            keypoints_source["gaussian_maps"],
-            keypoints_target["gaussian_maps"],
+            self.transport_masks(keypoints_source),
+            self.transport_masks(keypoints_target),
         )
         return {
             "reconstructed_target": self.refine_net(transported),
@@ -223,6 +231,19 @@ class Transporter(nn.Module):
             "keypoints_source": keypoints_source,
             "keypoints_target": keypoints_target,
         }
+
+
+def transport_masks_of(keypoints: Keypoints, heatmap_mask_weight: float) -> torch.Tensor:
+    """(B, K, h, w) masks in [0, 1] for `transport`: the Gaussian maps, blended with the heatmaps
+    scaled to peak at 1. A keypoint whose heatmap is spread out has its Gaussian at the heatmap's
+    mean, where it may overlap nothing that changes, so no gradient reaches the heatmap: the
+    keypoint stays dead (a 4 px object never got one). Through the heatmap itself, every cell
+    with some mass is transported, so the heatmap learns where the changes are."""
+    if not heatmap_mask_weight:
+        return keypoints["gaussian_maps"]
+    heatmaps = keypoints["heatmaps"]
+    peaks = heatmaps / heatmaps.amax(dim=(-2, -1), keepdim=True).clamp(min=1e-12)
+    return (1.0 - heatmap_mask_weight) * keypoints["gaussian_maps"] + heatmap_mask_weight * peaks
 
 
 def images_to_tensor(images_rgb: np.ndarray) -> torch.Tensor:
