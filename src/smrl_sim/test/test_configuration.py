@@ -69,3 +69,20 @@ def test_every_shipped_scene_builds_and_renders(scene):
         assert world.self_mask(segmentation).any() and world.object_mask(segmentation).any()
     finally:
         world.close()
+
+
+def test_the_kuka_scene_frames_the_whole_arm_where_the_original_camera_shows_one_link():
+    """kuka_original keeps the original project's 48 px camera, which sees almost none of the arm;
+    the kuka scene frames it like the default scene, as a self model learning from pixels needs."""
+    links_in_view = {}
+    for scene in ("kuka", "kuka_original"):
+        world = SimWorld(load_scene_config(scene))
+        try:
+            world.reset(np.random.default_rng(0))
+            pixels = world.camera.project(world.robot.link_positions())
+            size = world.config.camera.width
+            links_in_view[scene] = int(((pixels >= 0) & (pixels <= size - 1)).all(axis=1).sum())
+            total = len(pixels)
+        finally:
+            world.close()
+    assert links_in_view["kuka"] == total and links_in_view["kuka_original"] <= 2

@@ -133,9 +133,18 @@ class ContingencyConfig:
     position_inlier_radius: float = 0.1
     """Position model fit (position_model.py): frames within this distance (normalised; 3.2 px at
     64 px) of the robust fit are the ones it is finally refitted on."""
+    position_ridge: float = 0.003
+    """Ridge of the position model, relative as `ridge`. Lower than the labeller's: positions are
+    fitted on many more samples than features. On the synthetic world (800 samples) 0.003 kept 96 %
+    of the arm's keypoint-frames within `frame_self_radius` and told the arm-switching keypoint's
+    frames apart 99.6 % right; 0.03: 90 % and 85 %."""
+    position_feature_order: int = 2
+    """Products of up to this many of sin q, cos q in the position model. Order 3 (470 features)
+    fitted the Panda's keypoints closer (90 % of errors below 1.7-2.4 px against 2.4-2.7 px) but
+    took ~10x longer and found the switching keypoint's mode less reliably (60-87 % right)."""
     position_samples: int = 800
-    """The newest kept samples the position model is fitted on: a fit costs ~0.5 s with 800 (470
-    features, 8 keypoints, one core), too much for every refresh."""
+    """The newest kept samples the position model is fitted on (a fit takes ~0.2-0.5 s with 800,
+    8 keypoints, one core: too long for every refresh)."""
     position_refit_samples: int = 100
     """New samples after which a refresh refits the position model (~15 s of babbling)."""
     frame_self_radius: float = 0.1
@@ -266,7 +275,8 @@ class ContingencyLabeller:
                 self._num_samples - self._position_fitted_at_sample >= cfg.position_refit_samples:
             newest = np.argsort(self._sample_index[:filled])[-cfg.position_samples:]
             self._position_model = fit_position_model(end[newest], self._end_centers[newest], usable[newest],
-                                                      cfg.position_inlier_radius, cfg.ridge)
+                                                      cfg.position_inlier_radius, cfg.position_ridge,
+                                                      cfg.position_feature_order)
             self._position_fitted_at_sample = self._num_samples
 
     @property

@@ -4,10 +4,8 @@ The contingency labeller asks whether a keypoint's *motion* follows the joints, 
 A keypoint can follow the agent's arm in some frames and something else in others (two look-alike
 arms side by side; an object the hand carries now and then), so "self" must also be judged per
 frame: is the keypoint now where a function of the joint state puts it? phi(q) = [1, sin q, cos q
-and their products of two and three factors] (joint_features.trigonometric_features of order 3 and a
-constant; 470 features for 7 joints). Order 3, not the labeller's 2: on the Panda's keypoints
-(shipped model, plain scene, 1500 train samples, held-out frames) 90 % of the errors of keypoints
-on the arm were below 1.7-2.4 px with it, 2.4-2.7 px with order 2.
+and their products of up to `feature_order` factors] (joint_features.trigonometric_features and a
+constant: 106 features for 7 joints at order 2, the family of the labeller's best predictor).
 
 The fit is robust: a keypoint that spends half its frames on something else must not pull its
 body model off. Least trimmed squares by concentration steps: fit, keep the fraction of frames it
@@ -31,9 +29,9 @@ from smrl_self_model.core.joint_features import ridge_solve, trigonometric_featu
 TRIM_SCHEDULE = (0.8, 0.6, 0.4, 0.3)
 
 
-def position_features(joint_positions_rad: np.ndarray) -> np.ndarray:
-    """(N, n) -> (N, 1 + 469 for 7 joints): a constant, then trigonometric_features of order 3."""
-    return np.concatenate([np.ones((len(joint_positions_rad), 1)), trigonometric_features(joint_positions_rad, 3)],
+def position_features(joint_positions_rad: np.ndarray, order: int) -> np.ndarray:
+    """(N, n) -> (N, 1 + F): a constant, then trigonometric_features of `order`."""
+    return np.concatenate([np.ones((len(joint_positions_rad), 1)), trigonometric_features(joint_positions_rad, order)],
                           axis=1)
 
 
@@ -41,10 +39,12 @@ def position_features(joint_positions_rad: np.ndarray) -> np.ndarray:
 class PositionModel:
     coefficients: np.ndarray      # (K, F, 2)
     inlier_fraction: np.ndarray   # (K,) of the fitted frames within the inlier radius of the final fit
+    feature_order: int
 
     def predict(self, joint_positions_rad: np.ndarray) -> np.ndarray:
         """(N, n) rad -> (N, K, 2) normalised positions."""
-        return np.einsum("nf,kfc->nkc", position_features(np.atleast_2d(joint_positions_rad)), self.coefficients)
+        features = position_features(np.atleast_2d(joint_positions_rad), self.feature_order)
+        return np.einsum("nf,kfc->nkc", features, self.coefficients)
 
     def distances(self, centers: np.ndarray, joint_positions_rad: np.ndarray) -> np.ndarray:
         """(N, K, 2) observed centres, (N, n) joints -> (N, K) normalised distance to the model's place."""
@@ -53,9 +53,10 @@ class PositionModel:
 
 
 def fit_position_model(joint_positions_rad: np.ndarray, centers: np.ndarray, usable: np.ndarray,
-                       inlier_radius: float, ridge: float, steps_per_fraction: int = 3) -> PositionModel:
+                       inlier_radius: float, ridge: float, feature_order: int = 2,
+                       steps_per_fraction: int = 2) -> PositionModel:
     """Robust per-keypoint fit; joint_positions_rad (N, n), centers (N, K, 2), usable (N, K) bool."""
-    phi = torch.from_numpy(np.ascontiguousarray(position_features(joint_positions_rad)))
+    phi = torch.from_numpy(np.ascontiguousarray(position_features(joint_positions_rad, feature_order)))
     target = torch.from_numpy(np.ascontiguousarray(centers, dtype=np.float64)).transpose(0, 1)  # (K, N, 2)
     usable_t = torch.from_numpy(np.asarray(usable, dtype=bool)).T                              # (K, N)
 
@@ -71,4 +72,4 @@ def fit_position_model(joint_positions_rad: np.ndarray, centers: np.ndarray, usa
             coefficients, distance = fit(usable_t & (distance <= cut))
     coefficients, distance = fit(usable_t & (distance <= inlier_radius))
     inliers = (usable_t & (distance <= inlier_radius)).sum(dim=1) / usable_t.sum(dim=1).clamp(min=1)
-    return PositionModel(coefficients.numpy(), inliers.numpy())
+    return PositionModel(coefficients.numpy(), inliers.numpy(), feature_order)
