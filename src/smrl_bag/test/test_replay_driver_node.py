@@ -23,6 +23,23 @@ def stamp_ns(header) -> int:
 
 
 @pytest.fixture
+def started(ros_context, executor):
+    """started(NodeClass, **parameters): the node on the test's executor, destroyed after the test
+    (its threads stopped before the context goes)."""
+    nodes = []
+
+    def start(node_class, **parameters):
+        nodes.append(node_class(context=ros_context, parameter_overrides=[
+            Parameter(name, value=value) for name, value in parameters.items()]))
+        executor.add_node(nodes[-1])
+        return nodes[-1]
+
+    yield start
+    for node in nodes:
+        node.destroy_node()
+
+
+@pytest.fixture
 def probe(ros_context, executor):
     """A test node that keeps what the graph publishes, with the time it arrived."""
     import rclpy
@@ -39,45 +56,42 @@ def probe(ros_context, executor):
 
 
 def test_the_keypoint_node_runs_on_replayed_images_with_no_sim(
-        tmp_path, make_camera_bag, ros_context, executor, spin_until, probe):
+        tmp_path, make_camera_bag, executor, spin_until, started, probe):
     bag = make_camera_bag(tmp_path / "bag", num_frames=60, rate_hz=30.0)
-    keypoint_node = KeypointNode(context=ros_context)
-    executor.add_node(keypoint_node)
+    started(KeypointNode)
     _, seen = probe
     assert spin_until(executor, lambda: probe[0].count_publishers("keypoints"), 10.0)
     started_ns = probe[0].get_clock().now().nanoseconds
-    driver = ReplayDriverNode(context=ros_context, parameter_overrides=[Parameter("bag", value=str(bag))])
-    executor.add_node(driver)
+    driver = started(ReplayDriverNode, bag=str(bag))
     assert spin_until(executor, lambda: not driver._replay.is_alive(), 10.0)
     spin_until(executor, lambda: len(seen["keypoints"]) >= len(seen["images"]), 5.0)
     assert driver.published == {"camera/image_raw": 60, "camera/camera_info": 60, "joint_states": 60}
     image_stamps = [stamp_ns(msg.header) for _, msg in seen["images"]]
-    assert len(image_stamps) >= 55  # best effort between nodes of one process: a few may go
+    assert len(image_stamps) >= 50  # best effort between nodes of one process: a few may go
     assert min(image_stamps) >= started_ns  # restamped to now...
-    np.testing.assert_allclose(np.diff(image_stamps), 1e9 / 30, atol=1e3)  # ...keeping the recorded spacing
+    frame_steps = np.diff(image_stamps) / (1e9 / 30)  # ...keeping the recorded spacing (some frames may be lost)
+    assert np.all(frame_steps > 0.5) and np.allclose(frame_steps, np.round(frame_steps), atol=1e-4), frame_steps
     assert {stamp_ns(m.header) for _, m in seen["infos"]} & set(image_stamps)  # image and info share stamps
     arrivals_s = np.array([t for t, _ in seen["images"]])
     assert abs((arrivals_s[-1] - arrivals_s[0]) - (len(arrivals_s) - 1) / 30) < 0.25, "not at recorded pace"
-    keypoint_stamps = {stamp_ns(msg.header) for _, msg in seen["keypoints"]}
-    assert len(keypoint_stamps) >= 30 and keypoint_stamps <= set(image_stamps)
+    keypoint_frames = (np.array([stamp_ns(msg.header) for _, msg in seen["keypoints"]]) - image_stamps[0]) / (1e9 / 30)
+    assert len(set(keypoint_frames.round())) >= 30  # keypoints of replayed images: on the replayed stamps
+    np.testing.assert_allclose(keypoint_frames, keypoint_frames.round(), atol=1e-4)
     assert all(len(msg.keypoints) == 8 for _, msg in seen["keypoints"])
 
 
 def test_undecodable_messages_are_skipped_and_counted_and_a_loop_replays_again(
-        tmp_path, make_camera_bag, ros_context, executor, spin_until):
+        tmp_path, make_camera_bag, executor, spin_until, started):
     bag = make_camera_bag(tmp_path / "bag", num_frames=10, rate_hz=100.0, damaged_images=(2, 5))
-    driver = ReplayDriverNode(context=ros_context, parameter_overrides=[
-        Parameter("bag", value=str(bag)), Parameter("loop", value=True), Parameter("topics", value=["camera/image_raw"])])
-    executor.add_node(driver)
+    driver = started(ReplayDriverNode, bag=str(bag), loop=True, topics=["camera/image_raw"])
     assert spin_until(executor, lambda: driver.published["camera/image_raw"] >= 16, 10.0)
     assert driver._replay.is_alive() and driver.dropped["undecodable message"] >= 4
 
 
 def test_commands_are_checked_like_the_sims_counted_and_never_applied(
-        tmp_path, make_camera_bag, ros_context, executor, spin_until, probe, publish_each):
+        tmp_path, make_camera_bag, executor, spin_until, started, probe, publish_each):
     bag = make_camera_bag(tmp_path / "bag", num_frames=300, rate_hz=30.0)
-    driver = ReplayDriverNode(context=ros_context, parameter_overrides=[Parameter("bag", value=str(bag))])
-    executor.add_node(driver)
+    driver = started(ReplayDriverNode, bag=str(bag))
     node, seen = probe
     arm = node.create_publisher(Float64MultiArray, "forward_position_controller/commands", 10)
     gripper = node.create_publisher(Float64MultiArray, "gripper_controller/commands", 10)
