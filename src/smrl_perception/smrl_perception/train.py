@@ -16,7 +16,7 @@ from smrl_perception.core.transporter import TransporterConfig
 def parse_args(argv: list[str] | None = None) -> TrainConfig:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     data = parser.add_argument_group("data")
-    data.add_argument("--data", nargs="+", required=True, help="dataset folders, .npz episodes, rosbag2 folders")
+    data.add_argument("--data", nargs="+", required=True, help="dataset folders, .npz episodes, rosbag2 folders, .mcap files")
     data.add_argument("--topic", default=TrainConfig.image_topic, help="image topic in rosbag2 inputs")
     data.add_argument("--min-gap", type=int, default=TrainConfig.min_gap_frames, help="least frames source->target")
     data.add_argument("--max-gap", type=int, default=TrainConfig.max_gap_frames, help="most frames source->target")

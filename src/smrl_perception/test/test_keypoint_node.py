@@ -187,7 +187,7 @@ def test_a_missing_or_corrupt_checkpoint_is_a_clear_error_at_start(ros_context, 
         KeypointNode(context=ros_context, parameter_overrides=[absent])
     corrupt = tmp_path / "corrupt.pt"
     corrupt.write_bytes(b"not a checkpoint")
-    with pytest.raises(SystemExit, match="cannot load the keypoint model: .*corrupt.pt: not a readable checkpoint"):
+    with pytest.raises(SystemExit, match="cannot open the keypoint model: .*corrupt.pt: not a readable checkpoint"):
         main(["--ros-args", "-p", f"checkpoint:={corrupt}"])
 
 

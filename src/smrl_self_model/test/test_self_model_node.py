@@ -227,7 +227,7 @@ def test_a_missing_or_corrupt_body_schema_stops_the_node_with_a_clear_error(ros_
                       parameter_overrides=[Parameter("body_schema", value=str(tmp_path / "missing.pt"))])
     corrupt = tmp_path / "corrupt.pt"
     corrupt.write_bytes(b"not a model")
-    with pytest.raises(SystemExit, match=f"self_model_node: cannot load the body schema: {corrupt}: not a readable"):
+    with pytest.raises(SystemExit, match=f"self_model_node: cannot open the body schema: {corrupt}: not a readable"):
         main(["--ros-args", "-p", f"body_schema:={corrupt}"])
 
 

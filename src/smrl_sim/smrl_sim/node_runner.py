@@ -12,7 +12,7 @@ def run_node(make_node: Callable[[], Node], args: list[str] | None = None,
              model_errors: tuple[type[Exception], ...] = (), model_name: str = "") -> None:
     """`model_errors`: what the node raises when its model file cannot be loaded (missing, corrupt,
     wrong format); they end the program with one line naming `model_name` and the file, not a
-    traceback, e.g. "keypoint_node: cannot load the keypoint model: <file>: <why>"."""
+    traceback, e.g. "keypoint_node: cannot open the keypoint model: <file>: <why>"."""
     program = make_node.__module__.rpartition(".")[2]
     try:
         with rclpy.init(args=args):
@@ -29,4 +29,4 @@ def run_node(make_node: Callable[[], Node], args: list[str] | None = None,
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except model_errors as error:
-        raise SystemExit(f"{program}: cannot load {model_name}: {error}") from None
+        raise SystemExit(f"{program}: cannot open {model_name}: {error}") from None

@@ -4,7 +4,8 @@ Episodes come from either source the robot produces:
 - an episode dataset folder of `episode_*.npz` files (docs/architecture.md), or a single
   episode `.npz`: only the `rgb` array is read; the `gt_*` arrays never are;
 - a rosbag2 folder (`metadata.yaml`; MCAP or sqlite3): the `sensor_msgs/Image` messages of one
-  topic, in recording order, are one episode.
+  topic, in recording order, are one episode; or a bag's `.mcap` file alone (a recording that was
+  killed before it wrote metadata.yaml: smrl_bag's recorder keeps it readable).
 
 All frames are held in memory as uint8 (64x64 px: 12 kB a frame). Whole files that are unusable
 raise `DatasetError`; single unusable bag messages are skipped and counted in `skipped_messages`.
@@ -51,7 +52,7 @@ class LoadedEpisodes:
 def load_episodes(
     paths: list[Path | str], image_size: int, image_topic: str = DEFAULT_IMAGE_TOPIC
 ) -> LoadedEpisodes:
-    """Every episode under `paths` (dataset folders, .npz files, rosbag2 folders), in order."""
+    """Every episode under `paths` (dataset folders, .npz files, rosbag2 folders, .mcap files), in order."""
     if not paths:
         raise DatasetError("no data paths given")
     episodes: list[Episode] = []
@@ -59,7 +60,7 @@ def load_episodes(
     for path in map(Path, paths):
         if not path.exists():
             raise DatasetError(f"{path}: no such file or folder")
-        if (path / "metadata.yaml").is_file():
+        if (path / "metadata.yaml").is_file() or (path.is_file() and path.suffix == ".mcap"):
             episode, skipped_here = load_bag_episode(path, image_size, image_topic)
             episodes.append(episode)
             skipped.update({f"{path}: {reason}": count for reason, count in skipped_here.items()})
@@ -69,8 +70,8 @@ def load_episodes(
             episodes.extend(load_npz_episode(file, image_size) for file in episode_files)
         else:
             raise DatasetError(
-                f"{path}: neither a rosbag2 folder (metadata.yaml), a dataset folder of episode .npz "
-                "files, nor an episode .npz file"
+                f"{path}: neither a rosbag2 folder (metadata.yaml) or .mcap file, a dataset folder of "
+                "episode .npz files, nor an episode .npz file"
             )
     return LoadedEpisodes(episodes, skipped)
 

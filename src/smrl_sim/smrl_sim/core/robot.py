@@ -121,13 +121,7 @@ class Robot:
             upper=np.array([upper[n] for n in config.joint_names]),
             velocity=np.array(config.velocity_limits),
         )
-        gripper_bounds = np.array([config.gripper_open_positions, config.gripper_closed_positions])
-        self.gripper_limits = JointLimits(
-            names=config.gripper_joint_names,
-            lower=gripper_bounds.min(axis=0),
-            upper=gripper_bounds.max(axis=0),
-            velocity=np.array(config.gripper_velocity_limits),
-        )
+        self.gripper_limits = config.gripper_limits()
         for link, rgba in config.link_colors.items():
             if link in self.link_index:
                 client.changeVisualShape(self.body_id, self.link_index[link], rgbaColor=rgba)

@@ -86,6 +86,12 @@ class RobotConfig:
             lower, upper = zip(*(limits[n] for n in self.joint_names))
         return JointLimits(self.joint_names, np.array(lower), np.array(upper), np.array(self.velocity_limits))
 
+    def gripper_limits(self) -> JointLimits:
+        """Gripper joint limits: between the open and closed positions, at the YAML's velocity limits."""
+        bounds = np.array([self.gripper_open_positions, self.gripper_closed_positions])
+        return JointLimits(self.gripper_joint_names, bounds.min(axis=0), bounds.max(axis=0),
+                           np.array(self.gripper_velocity_limits))
+
 
 def load_robot_config(name_or_path: str) -> RobotConfig:
     """Load `config/robots/<name>.yaml`, or a YAML file given by path."""

@@ -1,0 +1,1 @@
+"""ROS-free core of smrl_bag: importable and testable without rclpy."""
