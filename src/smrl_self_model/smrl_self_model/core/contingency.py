@@ -147,15 +147,20 @@ class ContingencyConfig:
     8 keypoints, one core: too long for every refresh)."""
     position_refit_samples: int = 100
     """New samples after which a refresh refits the position model (~15 s of babbling)."""
-    frame_self_radius: float = 0.1
+    frame_self_radius: float = 0.2
     """Per-frame judgement (`frame_labels`): a keypoint is self in a frame when it is within this
-    distance (normalised; 3.2 px at 64 px) of where its position model puts it for the joint state
-    of that frame. See position_model.py; chosen on the train episodes (evaluate-self-model)."""
-    frame_min_score: float = 0.15
+    distance (normalised; 6.4 px at 64 px) of where its position model puts it for the joint state
+    of that frame. The best of evaluate-self-model's sweep on validation episodes (the last 12 train
+    episodes of every scene, both arms; 2026-12-01), at minimum score 0.25: the worst scene's
+    min(precision, recall) was 0.25 at radius 0.04, 0.62 at 0.1, 0.68 at 0.2 (the KUKA's precision,
+    which no radius mends); the Panda scenes' recall 0.30-0.92 at 0.04, 0.89-1.00 at 0.2, their
+    precision 0.90-0.96 and 0.81-0.97."""
+    frame_min_score: float = 0.25
     """Per-frame judgement: only keypoints whose motion the joints explain at least this much
-    (labeller score) can be self in any frame. Below the threshold of the per-keypoint label, so
-    that a keypoint following the agent's arm in only part of the frames (score ~0.3) qualifies;
-    above what the look-alike arm, a pushed object and the background score (<= 0.06)."""
+    (labeller score) can be self in any frame. Below the per-keypoint `self_threshold`, so that a
+    keypoint following the agent's arm in only part of the frames (scores 0.3-0.35 beside the
+    look-alike arm) qualifies; above what the look-alike arm's keypoints score (<= 0.12). The best
+    of the same validation sweep (0.05-0.5)."""
 
 
 def varying_jacobian_features(start_rad: np.ndarray, end_rad: np.ndarray) -> np.ndarray:
