@@ -99,7 +99,8 @@ class SelfModelNode(Node):
         self.labeller = ContingencyLabeller(self.schema.num_keypoints, self.schema.num_joints, ContingencyConfig(
             min_joint_step_rad=p["min_joint_step_rad"], min_evidence_samples=p["min_evidence_samples"],
             window_samples=p["window_samples"], self_threshold=p["self_threshold"],
-            frame_self_radius=p["frame_self_radius"], frame_min_score=p["frame_min_score"]))
+            frame_self_radius=p["frame_self_radius"], frame_min_score=p["frame_min_score"]),
+            fit_in_background=True)  # a position model fit must not hold up the keypoint frames
         self.sync: FrameSync[tuple[KeypointArray, np.ndarray, np.ndarray]] = FrameSync(
             p["max_joint_state_offset_s"], p["max_joint_state_wait_s"], JOINT_STATE_HISTORY_S, p["max_stamp_jump_s"])
         self.intrinsics: np.ndarray | None = None

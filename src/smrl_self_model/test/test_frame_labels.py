@@ -4,6 +4,8 @@ The trap per-keypoint labels cannot handle: a keypoint that rides on the agent's
 stretches of frames and on the look-alike arm in others. Per frame it must be self exactly where
 it is on the agent's arm; the keypoints that are always one thing keep their one label.
 """
+import time
+
 import numpy as np
 import pytest
 
@@ -70,3 +72,20 @@ def test_frames_are_unknown_until_there_is_evidence(synthetic_episode):
         labeller.update(centers, np.ones(len(centers)), joints)
     labeller.refresh()  # ~100 samples: fewer than min_evidence_samples
     assert np.all(judge(labeller, episode.centers, episode.joint_positions_rad) == LABEL_UNKNOWN)
+
+
+def test_a_position_model_fitted_in_the_background_is_the_one_fitted_in_place(synthetic_episode):
+    """The node fits in a thread of its own; the refresh after the fit adopts the same model."""
+    episode = synthetic_episode(0, 600)
+    in_place, background = (ContingencyLabeller(episode.centers.shape[1], episode.joint_positions_rad.shape[1], CONFIG,
+                                                fit_in_background=flag) for flag in (False, True))
+    for labeller in (in_place, background):
+        for centers, joints in zip(episode.centers, episode.joint_positions_rad):
+            labeller.update(centers, np.ones(len(centers)), joints)
+        labeller.refresh()
+    assert background.position_model is None  # still fitting, or fitted but not yet adopted
+    deadline = time.monotonic() + 60
+    while background.position_model is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+        background.refresh()  # no new samples: labels stay, a finished fit is adopted all the same
+    np.testing.assert_allclose(background.position_model.coefficients, in_place.position_model.coefficients)

@@ -66,6 +66,7 @@ Why the traps fail:
 """
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -176,10 +177,13 @@ class ContingencyLabeller:
     """Online self/world labelling of K keypoints from their centres and the n joint positions.
 
     Call `update` once per camera frame and `refresh` now and then; read `labels` (K,) uint8 and
-    `scores` (K,) in [0, 1].
+    `scores` (K,) in [0, 1], and `frame_labels` of a frame. `fit_in_background`: the position model
+    (~0.2-0.6 s a fit) is fitted in a thread of its own and adopted by the refresh after it is done,
+    so a node's callbacks are not held up meanwhile; otherwise in `refresh`, as evaluation wants.
     """
 
-    def __init__(self, num_keypoints: int, num_joints: int, config: ContingencyConfig | None = None) -> None:
+    def __init__(self, num_keypoints: int, num_joints: int, config: ContingencyConfig | None = None,
+                 fit_in_background: bool = False) -> None:
         self.config = config or ContingencyConfig()
         self.num_keypoints = num_keypoints
         self.num_joints = num_joints
@@ -198,6 +202,8 @@ class ContingencyLabeller:
         self._evidence = np.zeros(num_keypoints, dtype=np.int64)
         self._position_model: PositionModel | None = None
         self._position_fitted_at_sample = 0
+        self._position_fit: Future[PositionModel] | None = None
+        self._background = ThreadPoolExecutor(max_workers=1) if fit_in_background else None
 
     @property
     def labels(self) -> np.ndarray:
@@ -256,6 +262,8 @@ class ContingencyLabeller:
         core) and an update ~20 us: a node refreshes on a timer, not per frame.
         """
         cfg = self.config
+        if self._position_fit is not None and self._position_fit.done():  # a background fit came in
+            self._position_model, self._position_fit = self._position_fit.result(), None
         if self._num_samples == self._refreshed_at_sample:
             return
         self._refreshed_at_sample = self._num_samples
@@ -276,13 +284,25 @@ class ContingencyLabeller:
         self._scores = np.where(moved, np.clip(explained, 0.0, 1.0), 0.0)
         self._labels = np.where(moved & (explained >= cfg.self_threshold), LABEL_SELF, LABEL_WORLD).astype(np.uint8)
         self._labels[self._evidence < cfg.min_evidence_samples] = LABEL_UNKNOWN
-        if self._position_model is None or \
-                self._num_samples - self._position_fitted_at_sample >= cfg.position_refit_samples:
-            newest = np.argsort(self._sample_index[:filled])[-cfg.position_samples:]
-            self._position_model = fit_position_model(end[newest], self._end_centers[newest], usable[newest],
-                                                      cfg.position_inlier_radius, cfg.position_ridge,
-                                                      cfg.position_feature_order)
-            self._position_fitted_at_sample = self._num_samples
+        self._refit_position_model(end, usable)
+
+    def _refit_position_model(self, end_joints: np.ndarray, usable: np.ndarray) -> None:
+        """Fit the position model on the newest samples when `position_refit_samples` came since the
+        last fit: here, or in the background thread (then adopted by a later refresh)."""
+        cfg = self.config
+        if self._position_fit is not None:  # one fit at a time
+            return
+        if self._position_model is not None and \
+                self._num_samples - self._position_fitted_at_sample < cfg.position_refit_samples:
+            return
+        newest = np.argsort(self._sample_index[:len(end_joints)])[-cfg.position_samples:]  # copies, by indexing
+        arguments = (end_joints[newest], self._end_centers[newest], usable[newest], cfg.position_inlier_radius,
+                     cfg.position_ridge, cfg.position_feature_order)
+        self._position_fitted_at_sample = self._num_samples
+        if self._background is None:
+            self._position_model = fit_position_model(*arguments)
+        else:
+            self._position_fit = self._background.submit(fit_position_model, *arguments)
 
     @property
     def position_model(self) -> PositionModel | None:
@@ -291,9 +311,11 @@ class ContingencyLabeller:
 
     def frame_labels(self, centers: np.ndarray, joint_positions_rad: np.ndarray) -> np.ndarray:
         """(K,) uint8 labels of the keypoints in one frame (`judge_frames`): centres (K, 2)
-        normalised, joints (n,) rad, with the position model and scores of the last `refresh()`."""
+        normalised, joints (n,) rad, with the position model and scores of the last `refresh()`.
+        Before the first position model (no refresh yet, or its fit still running): the
+        per-keypoint labels."""
         if self._position_model is None:
-            return self._labels.copy()  # no refresh yet: all unknown
+            return self._labels.copy()
         distances = self._position_model.distances(np.asarray(centers)[None], np.asarray(joint_positions_rad)[None])
         return judge_frames(distances, self._scores, self._labels, self.config)[0]
 
