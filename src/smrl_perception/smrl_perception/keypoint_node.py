@@ -172,6 +172,7 @@ class KeypointNode(Node):
         self.get_logger().info(f"published {published}, dropped {dropped}")
 
     def destroy_node(self) -> None:
+        self.report_statistics()  # the final counts, for whoever reads the log after the run
         self.mailbox.close()
         if self._worker.is_alive():
             self._worker.join(timeout=5.0)

@@ -221,6 +221,10 @@ class SelfModelNode(Node):
             f"published {dict(self.published)}, dropped {dict(self.dropped)}; labeller samples "
             f"{self.labeller.num_samples}, self keypoints {np.flatnonzero(labels == LABEL_SELF).tolist()}")
 
+    def destroy_node(self) -> None:
+        self.report_statistics()  # the final counts, for whoever reads the log after the run
+        super().destroy_node()
+
 
 def main(args: list[str] | None = None) -> None:
     run_node(SelfModelNode, args, model_errors=(ModelFileError,), model_name="the body schema")
