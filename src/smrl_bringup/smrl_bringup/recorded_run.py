@@ -74,7 +74,7 @@ class RecordedRun:
                 run.states.append(StateSnapshot(
                     stamp_ns, np.array([(k.x_norm, k.y_norm) for k in msg.keypoints]),
                     np.array(msg.labels, dtype=np.uint8), np.array(msg.frame_labels, dtype=np.uint8),
-                    np.array(msg.self_scores), np.array([k.intensity > 0 for k in msg.predicted_keypoints]),
+                    np.array(msg.self_scores, dtype=float), np.array([k.intensity > 0 for k in msg.predicted_keypoints]),
                     msg.prediction_error_px, (message.log_time_ns - stamp_ns) * 1e-9))
         return run
 
