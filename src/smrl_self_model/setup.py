@@ -25,7 +25,6 @@ setup(
         "console_scripts": [
             "self_model_node = smrl_self_model.self_model_node:main",
             "evaluate_self_model = smrl_self_model.evaluate:main",
-            "smrl_demo = smrl_self_model.demo:main",
         ],
     },
 )

@@ -48,6 +48,9 @@ class KeypointNode(Node):
         super().__init__("keypoint_detector", **node_options)
         self.mailbox: NewestOnly[Image] = NewestOnly()  # first: destroy_node needs it if loading fails
         self._worker = threading.Thread(target=self.run_worker, name="keypoints", daemon=True)
+        self.dropped: Counter = Counter()    # reason -> messages dropped; first, too: destroy_node reports them
+        self.published: Counter = Counter()  # full topic name -> messages published
+        self._counting = threading.Lock()    # the executor thread and the worker both count
         p = declare_parameters(self, PARAMETERS)
         if p["num_threads"] < 1 or p["overlay_scale"] < 1 or p["marker_depth_m"] <= 0:
             raise ValueError("need num_threads >= 1, overlay_scale >= 1 and marker_depth_m > 0")
@@ -56,9 +59,6 @@ class KeypointNode(Node):
         rgb_colours = keypoint_colours(self.detector.num_keypoints)
         self.colours = [ColorRGBA(r=r / 255, g=g / 255, b=b / 255, a=1.0) for r, g, b in rgb_colours]
         self.camera: tuple[np.ndarray, int, int] | None = None  # K (3x3), width, height of the last good camera_info
-        self.dropped: Counter = Counter()    # reason -> messages dropped
-        self.published: Counter = Counter()  # full topic name -> messages published
-        self._counting = threading.Lock()    # the executor thread and the worker both count
 
         self.keypoint_pub = self.create_publisher(KeypointArray, "keypoints", qos_profile_sensor_data)
         self.overlay_pub = self.create_publisher(Image, "keypoints/overlay", qos_profile_sensor_data)
@@ -172,6 +172,7 @@ class KeypointNode(Node):
         self.get_logger().info(f"published {published}, dropped {dropped}")
 
     def destroy_node(self) -> None:
+        self.report_statistics()  # the final counts, for whoever reads the log after the run
         self.mailbox.close()
         if self._worker.is_alive():
             self._worker.join(timeout=5.0)

@@ -87,6 +87,7 @@ def stamp_s(header: Header) -> float:
 class SelfModelNode(Node):
     def __init__(self, **node_options) -> None:
         super().__init__("self_model", **node_options)
+        self.started = False  # first: destroy_node reports the counts of a node that got going only
         p = declare_parameters(self, PARAMETERS)
         if min(p["max_joint_state_offset_s"], p["max_joint_state_wait_s"], p["max_stamp_jump_s"],
                p["label_refresh_period_s"]) <= 0 or p["num_threads"] < 1:
@@ -119,6 +120,7 @@ class SelfModelNode(Node):
         self.get_logger().info(
             f"body schema {p['body_schema'] or 'shipped with smrl_self_model'}: {self.schema.num_keypoints} keypoints "
             f"(predicts {self.schema.self_keypoint_indices}), joints {self.schema.joint_names}")
+        self.started = True
 
     # --- callbacks ----------------------------------------------------------------------------
     def on_joint_state(self, msg: JointState) -> None:
@@ -221,6 +223,11 @@ class SelfModelNode(Node):
         self.get_logger().info(
             f"published {dict(self.published)}, dropped {dict(self.dropped)}; labeller samples "
             f"{self.labeller.num_samples}, self keypoints {np.flatnonzero(labels == LABEL_SELF).tolist()}")
+
+    def destroy_node(self) -> None:
+        if self.started:
+            self.report_statistics()  # the final counts, for whoever reads the log after the run
+        super().destroy_node()
 
 
 def main(args: list[str] | None = None) -> None:

@@ -229,6 +229,7 @@ class SimNode(Node):
                 self.get_logger().info(f"{name} commands: {guard.accepted} accepted, rejected {dict(guard.rejections)}")
 
     def destroy_node(self) -> None:
+        self.report_rejections()  # the final counts, for whoever reads the log after the run
         self._stop.set()
         self._loop.join(timeout=5.0)
         with self.world_lock:

@@ -1,0 +1,184 @@
+"""The main job: the node graph on the simulated arm, one process per node, with results to look at.
+
+    ./smrl demo                     # 45 s, writes outputs/demo/
+    ./smrl demo --distractor-arm    # 90 s, with a look-alike arm moving on its own: it must stay "world"
+
+The graph (smrl_bringup's config/graph.yaml, which `ros2 launch launch/demo.launch.py` starts
+too): the sim, the scripted motion node babbling (random joint targets), the keypoint node
+(camera -> learned keypoints), the self model node (keypoints + joint states -> which keypoints
+are the agent, and where its body schema expects them) and the recorder, which writes the camera,
+joint states, keypoints and self model states into outputs/demo/bag. The embedded starter runs
+each as its own process; the run time counts from the first self model state, and so do the
+pictures, rates and latencies, read from the bag; drop counters from the nodes' logs (outputs/demo/logs);
+memory from /proc.
+
+The self model starts knowing nothing: its labels stay "unknown" until the labeller has
+`min_evidence_samples` samples of joint motion (~22 s of babbling); then the keypoints on the arm
+turn "self" one by one as the evidence grows (by ~25 s alone; beside the look-alike arm, whose
+motion tugs at them, by ~50 s, hence the longer default run). `self_model_strip.png` and
+`run.gif` show that over the run.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import signal
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import rclpy
+from PIL import Image
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.signals import SignalHandlerOptions
+
+from smrl_bringup.core.graph_description import load_graph
+from smrl_bringup.core.node_logs import dropped_messages, labeller_samples, rejected_commands
+from smrl_bringup.core.node_processes import NodeProcesses
+from smrl_bringup.core.process_memory import graph_memory_bytes
+from smrl_bringup.demo_pictures import save_camera_strip, save_run_gif, save_self_model_strip
+from smrl_bringup.progress_node import ProgressNode
+from smrl_bringup.recorded_run import RecordedRun
+from smrl_self_model.core.contingency import LABEL_SELF
+from smrl_sim.core.scene import load_scene_config
+
+KEPT_FRAMES = 400  # camera frames read from the bag for the pictures, spread over the whole run
+DEFAULT_DURATION_S = 45.0
+DISTRACTOR_DURATION_S = 90.0  # the labels settle by ~50 s beside the look-alike arm
+STARTUP_TIMEOUT_S = 120.0     # until the first self model state: imports and model loading, on a busy machine
+MEMORY_SAMPLE_PERIOD_S = 1.0
+REPORT_PERIOD_S = 5.0
+NODES_WITH_DROP_COUNTERS = ("scripted_motion", "keypoint_detector", "self_model")
+
+
+class GraphMemory:
+    """Peak memory of the graph's processes over the run (sampled), in bytes."""
+
+    def __init__(self) -> None:
+        self.peak_total = {"rss": 0, "pss": 0}
+        self.peak_by_node: dict[str, int] = {}  # RSS
+
+    def sample(self, pids: dict[str, int]) -> int:
+        """-> the graph's RSS now."""
+        memory = graph_memory_bytes(pids)
+        for kind, by_node in memory.items():
+            self.peak_total[kind] = max(self.peak_total[kind], sum(by_node.values()))
+        for name, rss in memory["rss"].items():
+            self.peak_by_node[name] = max(self.peak_by_node.get(name, 0), rss)
+        return sum(memory["rss"].values())
+
+
+def stop_on_sigterm() -> None:
+    """SIGTERM ends the demo as Ctrl-C does: through the `with` blocks, which stop the graph."""
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(128 + signal.SIGTERM))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration-s", type=float, default=None,
+                        help=f"run time (s); default {DEFAULT_DURATION_S:.0f}, {DISTRACTOR_DURATION_S:.0f} with --distractor-arm")
+    parser.add_argument("--image-size", type=int, default=0,
+                        help="camera width=height in px; 0: the scene's (the shipped keypoint model wants 64)")
+    parser.add_argument("--scene", default="default")
+    parser.add_argument("--distractor-arm", action="store_true", help="add the look-alike arm that moves on its own")
+    parser.add_argument("--out", type=Path, default=Path("outputs/demo"))
+    args = parser.parse_args(argv)
+    if args.duration_s is None:
+        args.duration_s = DISTRACTOR_DURATION_S if args.distractor_arm else DEFAULT_DURATION_S
+    bag, log_dir = args.out / "bag", args.out / "logs"
+    shutil.rmtree(bag, ignore_errors=True)  # the recorder starts a new bag, never appends
+    args.out.mkdir(parents=True, exist_ok=True)
+    nodes = load_graph().resolve({
+        "scene": args.scene, "robot": load_scene_config(args.scene).robot, "image_size": str(args.image_size),
+        "distractor_arm": str(args.distractor_arm).lower(), "record": str(bag.resolve())})
+    stop_on_sigterm()
+
+    memory = GraphMemory()
+    started = time.monotonic()
+    # rclpy leaves SIGINT to Python here: KeyboardInterrupt leaves the `with` blocks, which stop the graph.
+    with rclpy.init(signal_handler_options=SignalHandlerOptions.NO), NodeProcesses(nodes, log_dir) as graph:
+        print(f"[demo] started {', '.join(n.name for n in nodes)} as separate processes (logs in {log_dir})",
+              flush=True)
+        progress = ProgressNode()
+        executor = SingleThreadedExecutor()
+        executor.add_node(progress)
+        while not progress.states_received:
+            executor.spin_once(timeout_sec=0.1)
+            if graph.poll() or time.monotonic() - started > STARTUP_TIMEOUT_S:
+                raise SystemExit(f"[demo] the graph did not come up: see the logs in {log_dir}")
+        startup_s = time.monotonic() - started
+        print(f"[demo] the graph is up after {startup_s:.1f} s; running for {args.duration_s:.0f} s ...", flush=True)
+        run_started, run_started_ns = time.monotonic(), time.time_ns()
+        next_sample = next_report = run_started
+        while time.monotonic() - run_started < args.duration_s:
+            executor.spin_once(timeout_sec=0.05)
+            graph.poll()  # a node that dies is reported at once; the run goes on without it
+            now = time.monotonic()
+            if now >= next_sample:
+                graph_rss = memory.sample(graph.pids())
+                next_sample += MEMORY_SAMPLE_PERIOD_S
+            if now >= next_report + REPORT_PERIOD_S:
+                next_report += REPORT_PERIOD_S
+                print(f"[demo] {now - run_started:4.0f} s: {len(graph.pids())} nodes running, "
+                      f"{graph_rss / 1e6:.0f} MB RSS; self model states {progress.states_received}, "
+                      f"self keypoints {progress.self_keypoints}", flush=True)
+        wall_s = time.monotonic() - run_started
+        progress.destroy_node()
+        exit_codes = graph.stop()
+
+    run = RecordedRun.read(bag, KEPT_FRAMES, since_ns=run_started_ns)
+    if not run.frames:
+        raise SystemExit(f"[demo] no camera image was recorded: see the logs in {log_dir}")
+    logs = {name: graph.log_path(name).read_text(errors="replace") for name in exit_codes}
+    frames = list(run.frames.values())
+    Image.fromarray(frames[-1]).save(args.out / "camera.png")
+    Image.fromarray(frames[-1]).resize((256, 256), Image.NEAREST).save(args.out / "camera_x4.png")
+    pictures = [args.out / "camera.png", args.out / "camera_x4.png", save_camera_strip(frames, args.out / "camera_strip.png"),
+                save_self_model_strip(run, args.out / "self_model_strip.png"), save_run_gif(run, args.out / "run.gif")]
+    joints = np.array(run.joint_positions)
+    final = run.states[-1] if run.states else None
+    recent_errors = [s.prediction_error_px for s in run.states[-100:]]
+    summary = {
+        "duration_s": round(wall_s, 1),
+        "startup_s": round(startup_s, 1),
+        "nodes": {name: {"exit_code": code, "died": name in {d.name for d in graph.died}} for name, code in exit_codes.items()},
+        "received": dict(run.received),
+        "rates_hz": run.rates_hz(),
+        "latency_image_to_self_model_state_ms": run.latency_ms(),
+        "graph_memory_mb": {
+            "rss_total_peak": round(memory.peak_total["rss"] / 1e6), "pss_total_peak": round(memory.peak_total["pss"] / 1e6),
+            "rss_peak_by_node": {name: round(rss / 1e6) for name, rss in memory.peak_by_node.items()}},
+        "joint_range_rad": np.round(joints.max(axis=0) - joints.min(axis=0), 2).tolist() if len(joints) else [],
+        "rejected_commands": rejected_commands(logs.get("sim", "")),
+        "dropped": {name: dropped_messages(logs[name]) for name in NODES_WITH_DROP_COUNTERS if name in logs},
+        "labeller_samples": labeller_samples(logs.get("self_model", "")),
+        "final_labels": final.labels.tolist() if final else [],
+        "self_keypoints": np.flatnonzero(final.labels == LABEL_SELF).tolist() if final else [],
+        "final_frame_labels": final.frame_labels.tolist() if final else [],
+        "self_scores": np.round(final.self_scores, 2).tolist() if final else [],
+        "body_schema_keypoints": np.flatnonzero(final.predicted).tolist() if final else [],
+        "body_schema_error_px_last_100": round(float(np.mean(recent_errors)), 2) if recent_errors else None,
+        "bag": str(bag),
+        "files": [str(p) for p in pictures if p],
+    }
+    (args.out / "summary.json").write_text(json.dumps(summary, indent=2))
+    print(f"[demo] done in {summary['duration_s']} s: rates {summary['rates_hz']} Hz; dropped {summary['dropped']}")
+    print(f"[demo] graph: {len(exit_codes)} processes, peak {summary['graph_memory_mb']['rss_total_peak']} MB RSS "
+          f"({summary['graph_memory_mb']['pss_total_peak']} MB PSS); image -> self model state latency "
+          f"{summary['latency_image_to_self_model_state_ms']} ms; recorded {dict(run.received)} into {bag}")
+    print(f"[demo] self model: {summary['labeller_samples']} labeller samples, labels {summary['final_labels']} "
+          f"(1 self, 2 world, 0 unknown), self keypoints {summary['self_keypoints']}, in the last frame "
+          f"{summary['final_frame_labels']}; body schema error "
+          f"{summary['body_schema_error_px_last_100']} px (mean of the last 100 frames)")
+    if graph.died:
+        print(f"[demo] nodes that died during the run: {[d.name for d in graph.died]} (see their logs in {log_dir})")
+    print(f"[demo] look at {args.out / 'self_model_strip.png'}, {args.out / 'run.gif'} and "
+          f"{args.out / 'camera_strip.png'} (summary: {args.out / 'summary.json'})")
+    if graph.died:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,94 @@
+"""A demo run as its bag recorded it: what the pictures and the summary are made of.
+
+The recorder stamps each message with its receive time, so the bag alone gives the rates per
+topic and the latency from a camera image to the self model state about it (the state's header
+is the image's, passed on through the keypoints): receive time minus header stamp, both on the
+wall clock of this machine.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from rclpy.serialization import deserialize_message
+from rclpy.time import Time
+
+from smrl_bag.core.bag_playback import BagPlayback
+from smrl_bag.message_types import message_class
+from smrl_sim.image_messages import image_msg_to_rgb
+
+IMAGE_TOPIC = "camera/image_raw"
+STATE_TOPIC = "self_model/state"
+JOINT_TOPIC = "joint_states"
+TOPICS = [IMAGE_TOPIC, JOINT_TOPIC, "keypoints", STATE_TOPIC]
+
+
+@dataclass
+class StateSnapshot:
+    """What the pictures and the summary need of one self model state."""
+    stamp_ns: int                 # the camera image's
+    centers: np.ndarray           # (K, 2) normalised
+    labels: np.ndarray            # (K,) LABEL_*, per keypoint
+    frame_labels: np.ndarray      # (K,) LABEL_*, in this frame
+    self_scores: np.ndarray       # (K,)
+    predicted: np.ndarray         # (K,) bool: the body schema predicts this keypoint
+    prediction_error_px: float
+    latency_s: float              # image stamp -> the recorder received this state
+
+
+@dataclass
+class RecordedRun:
+    frames: dict[int, np.ndarray] = field(default_factory=dict)  # image stamp (ns) -> rgb, every stride-th
+    states: list[StateSnapshot] = field(default_factory=list)
+    joint_positions: list[list[float]] = field(default_factory=list)
+    received: Counter = field(default_factory=Counter)           # topic -> messages
+    receive_span_s: dict[str, float] = field(default_factory=dict)  # topic -> first to last receive
+
+    @classmethod
+    def read(cls, bag: Path, kept_frames: int, since_ns: int = 0) -> "RecordedRun":
+        """The run in `bag` from receive time `since_ns` on (wall clock; earlier messages, e.g. while
+        the graph came up, are left out), keeping about `kept_frames` camera frames spread over it."""
+        run = cls()
+        stride = max(1, BagPlayback(bag, [IMAGE_TOPIC]).message_count // kept_frames)
+        first_ns: dict[str, int] = {}
+        for message in BagPlayback(bag, TOPICS).messages():
+            topic = message.topic
+            if message.log_time_ns < since_ns:
+                continue
+            run.received[topic] += 1
+            first_ns.setdefault(topic, message.log_time_ns)
+            run.receive_span_s[topic] = (message.log_time_ns - first_ns[topic]) * 1e-9
+            if topic == IMAGE_TOPIC and (run.received[topic] - 1) % stride:
+                continue
+            if topic not in (IMAGE_TOPIC, STATE_TOPIC, JOINT_TOPIC):
+                continue
+            msg = deserialize_message(message.data, message_class(message.msgtype))
+            if topic == IMAGE_TOPIC:
+                run.frames[Time.from_msg(msg.header.stamp).nanoseconds] = image_msg_to_rgb(msg).copy()
+            elif topic == JOINT_TOPIC:
+                run.joint_positions.append(list(msg.position))
+            else:
+                stamp_ns = Time.from_msg(msg.header.stamp).nanoseconds
+                run.states.append(StateSnapshot(
+                    stamp_ns, np.array([(k.x_norm, k.y_norm) for k in msg.keypoints]),
+                    np.array(msg.labels, dtype=np.uint8), np.array(msg.frame_labels, dtype=np.uint8),
+                    np.array(msg.self_scores, dtype=float), np.array([k.intensity > 0 for k in msg.predicted_keypoints]),
+                    msg.prediction_error_px, (message.log_time_ns - stamp_ns) * 1e-9))
+        return run
+
+    def rates_hz(self) -> dict[str, float]:
+        return {topic: round((count - 1) / self.receive_span_s[topic], 1)
+                for topic, count in self.received.items() if self.receive_span_s.get(topic)}
+
+    def latency_ms(self) -> dict[str, float]:
+        """Image stamp -> self model state received: median, 90th percentile and max."""
+        latencies_ms = np.array([state.latency_s for state in self.states]) * 1e3
+        if not len(latencies_ms):
+            return {}
+        return {"median": round(float(np.median(latencies_ms)), 1),
+                "p90": round(float(np.percentile(latencies_ms, 90)), 1), "max": round(float(latencies_ms.max()), 1)}
+
+    def states_with_frames(self) -> list[StateSnapshot]:
+        return [state for state in self.states if state.stamp_ns in self.frames]

@@ -1,0 +1,76 @@
+"""The embedded starter: one process per node; a node that dies is reported and the rest run on."""
+import logging
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import rclpy
+from rclpy.qos import qos_profile_sensor_data
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Float64MultiArray
+
+from smrl_bringup.core.graph_description import load_graph
+from smrl_bringup.core.node_processes import NodeProcesses
+from smrl_msgs.msg import KeypointArray
+
+
+def test_killing_the_motion_node_is_reported_the_rest_run_on_and_the_arm_holds(
+        tmp_path, ros_context, executor, spin_until, caplog):
+    seen = {"commands": [], "joints": [], "keypoints": []}  # (receive time s, data)
+    watcher = rclpy.create_node("watcher", context=ros_context)
+    executor.add_node(watcher)
+    watcher.create_subscription(Float64MultiArray, "forward_position_controller/commands",
+                                lambda m: seen["commands"].append((time.monotonic(), list(m.data))), 10)
+    watcher.create_subscription(JointState, "joint_states",
+                                lambda m: seen["joints"].append((time.monotonic(), np.array(m.position[:7]))), 10)
+    watcher.create_subscription(KeypointArray, "keypoints",
+                                lambda m: seen["keypoints"].append((time.monotonic(), None)), qos_profile_sensor_data)
+
+    with caplog.at_level(logging.ERROR, logger="smrl_bringup"), \
+            NodeProcesses(load_graph().resolve(), tmp_path / "logs") as graph:
+        moving = lambda: seen["keypoints"] and len(seen["commands"]) > 20  # noqa: E731
+        assert spin_until(executor, moving, timeout_s=120.0), {k: len(v) for k, v in seen.items()}
+        first = seen["joints"][-1][1]
+        assert spin_until(executor, lambda: np.abs(seen["joints"][-1][1] - first).max() > 0.05, timeout_s=5.0)
+
+        os.kill(graph.pids()["scripted_motion"], signal.SIGKILL)
+        killed_at = time.monotonic()
+        reports = []
+        assert spin_until(executor, lambda: reports.extend(graph.poll()) or reports, timeout_s=5.0)
+        spin_until(executor, lambda: False, timeout_s=3.0)  # the rest runs on for 3 s
+
+        assert [(r.name, r.returncode) for r in reports] == [("scripted_motion", -signal.SIGKILL)]
+        assert any("scripted_motion" in r.message and "killed by SIGKILL" in r.message for r in caplog.records)
+        assert set(graph.pids()) == {"sim", "keypoint_detector", "self_model"} and not graph.poll()
+        after = lambda topic: [data for t, data in seen[topic] if t > killed_at + 1.0]  # noqa: E731
+        assert len(after("joints")) > 100 and len(after("keypoints")) > 20  # the sim and perception run on
+        assert not [t for t, _ in seen["commands"] if t > killed_at + 0.2]  # nobody commands the arm ...
+        settled = np.array(after("joints"))
+        assert np.ptp(settled, axis=0).max() < 0.005, np.ptp(settled, axis=0)  # ... and it holds its position
+        exit_codes = graph.stop()
+    assert exit_codes == {"scripted_motion": -signal.SIGKILL, "sim": 0, "keypoint_detector": 0, "self_model": 0}
+
+
+def test_start_graph_passes_sigterm_on_and_reports_a_node_that_dies(tmp_path):
+    def start():
+        process = subprocess.Popen(
+            [sys.executable, "-m", "smrl_bringup.start_graph", "--nodes", "scripted_motion", "--log-dir", str(tmp_path)],
+            stderr=subprocess.PIPE, text=True)
+        pid = int(re.search(r"started scripted_motion \(pid (\d+)\)", process.stderr.readline()).group(1))
+        return process, pid
+
+    process, pid = start()
+    time.sleep(3.0)  # into rclpy.spin
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=20) == 0, process.stderr.read()
+    assert "exit codes {'scripted_motion': 0}" in process.stderr.read()
+    assert not os.path.exists(f"/proc/{pid}")
+
+    process, pid = start()
+    os.kill(pid, signal.SIGKILL)
+    assert process.wait(timeout=20) == 1  # its only node died
+    assert "node scripted_motion (pid %d) died: killed by SIGKILL" % pid in process.stderr.read()
