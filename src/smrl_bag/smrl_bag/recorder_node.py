@@ -15,9 +15,9 @@ from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
 from smrl_bag.core.bag_recording import BagError, BagRecording
 from smrl_bag.message_types import message_class
-from smrl_sim.core.bag_types import smrl_typestore
-from smrl_sim.node_parameters import declare_parameters
-from smrl_sim.node_runner import run_node
+from smrl_common.core.bag_types import smrl_typestore
+from smrl_common.node_parameters import declare_parameters
+from smrl_common.node_runner import run_node
 
 PARAMETERS = {
     "topics": (["camera/image_raw", "camera/camera_info", "joint_states", "keypoints"],

@@ -24,11 +24,11 @@ from trajectory_msgs.msg import JointTrajectory
 from smrl_bag.core.bag_playback import BagPlayback, RecordedMessage, play_at_recorded_pace
 from smrl_bag.core.bag_recording import BagError
 from smrl_bag.message_types import message_class
+from smrl_common.node_parameters import declare_parameters
+from smrl_common.node_runner import run_node
 from smrl_sim.core.joint_command_guard import CommandRejected, JointCommandGuard
 from smrl_sim.core.robot_config import load_robot_config
 from smrl_sim.core.trajectory import TrajectoryFollower
-from smrl_sim.node_parameters import declare_parameters
-from smrl_sim.node_runner import run_node
 
 PARAMETERS = {
     "bag": ("", "rosbag2 folder (or .mcap file) to replay, e.g. one written by recorder_node."),

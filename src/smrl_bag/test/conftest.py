@@ -9,7 +9,7 @@ from mcap.reader import make_reader
 from mcap_ros2.decoder import DecoderFactory
 
 from smrl_bag.core.bag_recording import BagRecording
-from smrl_sim.core.bag_types import smrl_typestore
+from smrl_common.core.bag_types import smrl_typestore
 
 IMAGE_SIZE_PX = 64
 ARM_JOINTS = [f"panda_joint{i}" for i in range(1, 8)]

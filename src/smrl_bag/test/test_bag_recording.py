@@ -8,7 +8,7 @@ from rosbags.rosbag2 import Reader
 
 from smrl_bag.core.bag_playback import BagPlayback, play_at_recorded_pace
 from smrl_bag.core.bag_recording import BagError, BagRecording
-from smrl_sim.core.bag_types import smrl_typestore
+from smrl_common.core.bag_types import smrl_typestore
 
 
 def string_cdr(typestore, text: str) -> bytes:

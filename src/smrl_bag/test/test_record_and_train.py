@@ -8,10 +8,10 @@ from rosbags.rosbag2 import Reader
 from sensor_msgs.msg import Image
 
 from smrl_bag.recorder_node import RecorderNode
+from smrl_common.core.bag_types import smrl_typestore
 from smrl_perception.core.pair_dataset import load_episodes
 from smrl_perception.core.training import TrainConfig, train
 from smrl_perception.core.transporter import TransporterConfig
-from smrl_sim.core.bag_types import smrl_typestore
 from smrl_sim.scripted_motion_node import ScriptedMotionNode
 from smrl_sim.sim_node import SimNode
 

@@ -13,10 +13,10 @@ from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Header
 
 from smrl_bag.recorder_node import PARAMETERS, main
+from smrl_common.core.bag_types import smrl_typestore
+from smrl_common.image_messages import rgb_to_image_msg
 from smrl_msgs.msg import Keypoint, KeypointArray
 from smrl_perception.core.pair_dataset import load_episodes
-from smrl_sim.core.bag_types import smrl_typestore
-from smrl_sim.image_messages import rgb_to_image_msg
 
 TOPICS = ["camera/image_raw", "joint_states", "keypoints"]
 

@@ -8,9 +8,9 @@ from matplotlib.colors import to_rgb
 from PIL import Image
 
 from smrl_bringup.recorded_run import RecordedRun
+from smrl_common.core.pixel_coordinates import normalised_to_pixels
 from smrl_perception.core.drawing import draw_keypoints
 from smrl_self_model.core.evaluation import LABEL_STYLES, draw_labelled_frames
-from smrl_sim.core.camera import normalised_to_pixels
 
 LABEL_RGB = {label: tuple(int(255 * c) for c in to_rgb(style["color"])) for label, style in LABEL_STYLES.items()}
 

@@ -17,7 +17,7 @@ from rclpy.time import Time
 
 from smrl_bag.core.bag_playback import BagPlayback
 from smrl_bag.message_types import message_class
-from smrl_sim.image_messages import image_msg_to_rgb
+from smrl_common.image_messages import image_msg_to_rgb
 
 IMAGE_TOPIC = "camera/image_raw"
 STATE_TOPIC = "self_model/state"

@@ -17,7 +17,7 @@ from smrl_msgs.msg import Keypoint, KeypointArray, SelfModelState  # noqa: E402
 from smrl_msgs.srv import ResetEpisode  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402
 
-from smrl_sim.core.bag_types import smrl_typestore  # noqa: E402
+from smrl_common.core.bag_types import smrl_typestore  # noqa: E402
 
 
 def _keypoint(i):

@@ -23,15 +23,15 @@ from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import ColorRGBA, Header
 from visualization_msgs.msg import Marker, MarkerArray
 
+from smrl_common.image_messages import ImageFormatError, image_msg_to_rgb, rgb_to_image_msg
+from smrl_common.node_parameters import declare_parameters
+from smrl_common.node_runner import run_node
 from smrl_msgs.msg import Keypoint, KeypointArray
 from smrl_perception.core.camera_rays import checked_intrinsics, points_on_camera_rays
 from smrl_perception.core.checkpoint import CheckpointError
 from smrl_perception.core.drawing import draw_keypoints, keypoint_colours
 from smrl_perception.core.keypoint_detector import DetectedKeypoints, KeypointDetector
 from smrl_perception.core.newest_only import NewestOnly
-from smrl_sim.image_messages import ImageFormatError, image_msg_to_rgb, rgb_to_image_msg
-from smrl_sim.node_parameters import declare_parameters
-from smrl_sim.node_runner import run_node
 
 PARAMETERS = {
     "checkpoint": ("", "Keypoint model checkpoint (.pt from train_keypoints); empty: the shipped model."),

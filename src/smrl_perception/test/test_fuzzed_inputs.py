@@ -6,9 +6,9 @@ from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 
+from smrl_common.image_messages import rgb_to_image_msg
 from smrl_msgs.msg import KeypointArray
 from smrl_perception.keypoint_node import KeypointNode
-from smrl_sim.image_messages import rgb_to_image_msg
 
 NAN, INF = float("nan"), float("inf")
 

@@ -2,10 +2,10 @@
 import numpy as np
 import pytest
 
+from smrl_common.core.pixel_coordinates import pixels_to_normalised
 from smrl_perception.core.checkpoint import SHIPPED_MODELS, CheckpointError, save_checkpoint
 from smrl_perception.core.keypoint_detector import KeypointDetector
 from smrl_perception.core.transporter import Transporter, TransporterConfig
-from smrl_sim.core.camera import pixels_to_normalised
 
 
 @pytest.mark.parametrize("robot", sorted(SHIPPED_MODELS))

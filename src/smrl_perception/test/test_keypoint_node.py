@@ -13,12 +13,12 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 from visualization_msgs.msg import Marker, MarkerArray
 
+from smrl_common.core.pixel_coordinates import pixels_to_normalised
+from smrl_common.image_messages import rgb_to_image_msg
 from smrl_msgs.msg import KeypointArray
 from smrl_perception.core.checkpoint import CheckpointError, save_checkpoint
 from smrl_perception.core.transporter import Transporter, TransporterConfig
 from smrl_perception.keypoint_node import PARAMETERS, KeypointNode, main
-from smrl_sim.core.camera import pixels_to_normalised
-from smrl_sim.image_messages import rgb_to_image_msg
 from smrl_sim.sim_node import SimNode
 
 PACKAGE = Path(__file__).resolve().parents[1]

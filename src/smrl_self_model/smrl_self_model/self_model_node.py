@@ -29,6 +29,9 @@ from sensor_msgs.msg import CameraInfo, JointState
 from std_msgs.msg import ColorRGBA, Header
 from visualization_msgs.msg import Marker, MarkerArray
 
+from smrl_common.core.pixel_coordinates import normalised_to_pixels
+from smrl_common.node_parameters import declare_parameters
+from smrl_common.node_runner import run_node
 from smrl_msgs.msg import Keypoint, KeypointArray, SelfModelState
 from smrl_perception.core.camera_rays import checked_intrinsics, points_on_camera_rays
 from smrl_self_model.core.body_schema import BodySchema, load_shipped_body_schema
@@ -44,9 +47,6 @@ from smrl_self_model.core.joint_states import (
     arm_joint_positions,
 )
 from smrl_self_model.core.model_file import ModelFileError
-from smrl_sim.core.camera import normalised_to_pixels
-from smrl_sim.node_parameters import declare_parameters
-from smrl_sim.node_runner import run_node
 
 LABELLER = ContingencyConfig()
 PARAMETERS = {

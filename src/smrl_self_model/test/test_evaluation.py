@@ -14,8 +14,8 @@ from smrl_self_model.core.evaluation import (
     precision_recall,
     sweep_self_threshold,
 )
+from smrl_common.core.pixel_coordinates import pixels_to_normalised
 from smrl_self_model.core.pixel_distance import pixel_distance
-from smrl_sim.core.camera import pixels_to_normalised
 
 WIDTH, HEIGHT = 8, 6
 

@@ -18,11 +18,11 @@ from rclpy.node import Node
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
 
-from smrl_sim.core.joint_command_guard import duplicate_names
+from smrl_common.core.joint_names import duplicate_names
+from smrl_common.node_parameters import declare_parameters
+from smrl_common.node_runner import run_node
 from smrl_sim.core.motor_babbling import random_joint_targets
 from smrl_sim.core.robot_config import load_robot_config
-from smrl_sim.node_parameters import declare_parameters
-from smrl_sim.node_runner import run_node
 
 PARAMETERS = {
     "robot": ("panda", "Robot config name (config/robots) or YAML path: joint names and limits."),

@@ -23,15 +23,15 @@ from sensor_msgs.msg import CameraInfo, Image, JointState
 from std_msgs.msg import Float64MultiArray, Header, String
 from trajectory_msgs.msg import JointTrajectory
 
+from smrl_common.image_messages import rgb_to_image_msg
+from smrl_common.node_parameters import declare_parameters
+from smrl_common.node_runner import run_node
 from smrl_msgs.srv import ResetEpisode
 from smrl_sim.core.joint_command_guard import CommandRejected, JointCommandGuard
 from smrl_sim.core.robot import urdf_with_absolute_meshes
 from smrl_sim.core.scene import SimWorld, load_scene_config
 from smrl_sim.core.tasks import TASKS, make_task
 from smrl_sim.core.trajectory import TrajectoryFollower
-from smrl_sim.image_messages import rgb_to_image_msg
-from smrl_sim.node_parameters import declare_parameters
-from smrl_sim.node_runner import run_node
 from smrl_sim.static_frames import publish_static_frames
 
 PARAMETERS = {

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from smrl_sim.core.camera import (Camera, CameraConfig, normalised_to_pixels, pixels_to_normalised,
-                                  rotation_to_quaternion)
+from smrl_common.core.pixel_coordinates import normalised_to_pixels, pixels_to_normalised
+from smrl_sim.core.camera import Camera, CameraConfig, rotation_to_quaternion
 from smrl_sim.core.scene import SimWorld, load_scene_config
 
 

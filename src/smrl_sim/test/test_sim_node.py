@@ -125,7 +125,7 @@ def test_reset_service_switches_task_and_reports_bad_requests(graph, executor, s
 def test_image_conversion_reads_common_encodings_and_refuses_bad_ones():
     from std_msgs.msg import Header
 
-    from smrl_sim.image_messages import ImageFormatError, image_msg_to_rgb, rgb_to_image_msg
+    from smrl_common.image_messages import ImageFormatError, image_msg_to_rgb, rgb_to_image_msg
 
     rgb = np.random.default_rng(0).integers(0, 255, (4, 5, 3), dtype=np.uint8)
     message = rgb_to_image_msg(rgb, Header(frame_id="camera_optical_frame"))

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from smrl_common.core.pixel_coordinates import normalised_to_pixels
 from smrl_perception.core.checkpoint import load_shipped_transporter, load_transporter
 from smrl_perception.core.transporter import Transporter, images_to_tensor
-from smrl_sim.core.camera import normalised_to_pixels
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """How good are the keypoints? Measured against the simulator's ground truth (evaluation only).
 
 Keypoints and ground truth are both in pixels (u right, v down, pixel (0, 0)'s centre at (0, 0):
-convert model centres with `smrl_sim.core.camera.normalised_to_pixels`). Three measures:
+convert model centres with `smrl_common.core.pixel_coordinates.normalised_to_pixels`). Three measures:
 
 - a linear probe: can a linear map from the K keypoints recover the end effector, the object and
   each arm link? Cross-validated over whole episodes: each episode is predicted by a map fit on

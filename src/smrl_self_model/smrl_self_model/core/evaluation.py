@@ -24,6 +24,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patheffects import withStroke
 
+from smrl_common.core.pixel_coordinates import normalised_to_pixels
 from smrl_self_model.core.contingency import (
     LABEL_SELF,
     LABEL_UNKNOWN,
@@ -31,7 +32,6 @@ from smrl_self_model.core.contingency import (
     ContingencyConfig,
     judge_frames,
 )
-from smrl_sim.core.camera import normalised_to_pixels
 
 
 def on_arm_fraction(centers: np.ndarray, gt_self_mask: np.ndarray, tolerance_px: int = 1) -> np.ndarray:

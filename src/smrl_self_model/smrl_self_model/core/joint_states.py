@@ -28,7 +28,7 @@ from typing import Generic, TypeVar
 
 import numpy as np
 
-from smrl_sim.core.joint_command_guard import duplicate_names
+from smrl_common.core.joint_names import duplicate_names
 
 JUMP_CONFIRMATIONS = 5  # messages in a row on a far-away time that make the sync follow it
 

@@ -2,7 +2,7 @@
 
 Normalised coordinates span the image with 2 units (architecture.md), so a difference dx_norm is
 dx_norm * W / 2 pixels across and dy_norm * H / 2 down; the half-pixel offset of the coordinate
-conversion (smrl_sim.core.camera) cancels in a difference.
+conversion (smrl_common.core.pixel_coordinates) cancels in a difference.
 """
 from __future__ import annotations
 

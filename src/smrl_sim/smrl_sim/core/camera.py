@@ -2,8 +2,8 @@
 
 Pixel conventions (OpenCV / ROS CameraInfo): u is the column, v the row, pixel (0, 0)'s centre is
 at (0, 0), so the optical axis meets the image at ((W-1)/2, (H-1)/2). The learners use normalised
-coordinates in [-1, 1] over the whole image (x right, y down), converted only by the two functions
-below.
+coordinates in [-1, 1] over the whole image (x right, y down), converted only by
+`smrl_common.core.pixel_coordinates`.
 """
 from __future__ import annotations
 
@@ -16,18 +16,6 @@ from pybullet_utils.bullet_client import BulletClient
 
 #: PyBullet's object+link segmentation: value = body + ((link + 1) << 24), -1 where nothing is seen.
 SEGMENTATION_FLAGS = pybullet.ER_SEGMENTATION_MASK_OBJECT_AND_LINKINDEX
-
-
-def pixels_to_normalised(pixels: np.ndarray, width: int, height: int) -> np.ndarray:
-    """(..., 2) pixel (u, v) -> normalised (x, y) in [-1, 1], pixel centres at (u + 0.5) / W."""
-    size = np.array([width, height], dtype=np.float64)
-    return (np.asarray(pixels, dtype=np.float64) + 0.5) / size * 2.0 - 1.0
-
-
-def normalised_to_pixels(normalised: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Inverse of `pixels_to_normalised`."""
-    size = np.array([width, height], dtype=np.float64)
-    return (np.asarray(normalised, dtype=np.float64) + 1.0) / 2.0 * size - 0.5
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,7 @@ from typing import Sequence
 
 import numpy as np
 
-
-def duplicate_names(names: Sequence[str]) -> list[str]:
-    """The joint names given more than once, sorted: which value such a message means is a guess."""
-    return sorted(name for name, count in Counter(names).items() if count > 1)
+from smrl_common.core.joint_names import duplicate_names
 
 
 class CommandRejected(ValueError):

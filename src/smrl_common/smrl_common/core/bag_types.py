@@ -14,7 +14,7 @@ from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 from rosbags.typesys.store import Typestore
 
 MSGS_PACKAGE = "smrl_msgs"
-# src/smrl_sim/smrl_sim/core/bag_types.py -> src/smrl_msgs/msg (a source checkout).
+# src/smrl_common/smrl_common/core/bag_types.py -> src/smrl_msgs/msg (a source checkout).
 _SOURCE_MSG_DIR = Path(__file__).resolve().parents[3] / MSGS_PACKAGE / "msg"
 
 

@@ -1,0 +1,1 @@
+"""ROS-free core of smrl_common: importable and testable without rclpy."""
