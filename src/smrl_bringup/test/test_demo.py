@@ -27,7 +27,12 @@ def test_the_demo_runs_the_graph_as_processes_and_writes_its_bag_pictures_and_su
     memory = summary["graph_memory_mb"]
     assert 0 < memory["pss_total_peak"] <= memory["rss_total_peak"] <= 2000, memory
     assert set(memory["rss_peak_by_node"]) == set(summary["nodes"])
-    assert summary["dropped"]["self_model"] == {} and summary["rejected_commands"] == {}
+    assert summary["rejected_commands"] == {}
+    # On a loaded machine a keypoint frame can reach the self model after the joint states it needs
+    # left its history: dropped and counted (seen: 2 of ~170 frames, with a busy-loop on one core).
+    dropped = summary["dropped"]["self_model"]
+    assert set(dropped) <= {"keypoints: keypoints older than the joint states"}, dropped
+    assert sum(dropped.values()) <= 0.05 * received["keypoints"], dropped
     assert summary["labeller_samples"] > 0 and max(summary["joint_range_rad"]) > 0.3
     assert len(summary["final_labels"]) == 8 and summary["body_schema_error_px_last_100"] < 10
     assert summary["body_schema_keypoints"] == [1, 3, 5]
