@@ -206,13 +206,6 @@ def score_labelling(episodes: list[EpisodeKeypoints], scored: EpisodeKeypoints,
     return labelling_report(on_arm_fractions, labeller.scores, labeller.labels, labeller.evidence_samples)
 
 
-def live_through(labeller: ContingencyLabeller, data: EpisodeKeypoints, episodes: range) -> None:
-    for e in episodes:
-        labeller.start_episode()
-        for frame in zip(data.centers[e], data.intensities[e], data.joint_positions_rad[e], strict=True):
-            labeller.update(*frame)
-
-
 def judge_online(lived: EpisodeKeypoints, judged: EpisodeKeypoints, config: ContingencyConfig,
                  episodes: range | None = None) -> tuple[FrameEvidence, FrameEvidence]:
     """Live through `lived`; then judge `judged`'s `episodes` (default: all) one by one, each with
@@ -220,7 +213,8 @@ def judge_online(lived: EpisodeKeypoints, judged: EpisodeKeypoints, config: Cont
     with evidence from its own episode or a later one. Returns the evidence with two truths: on
     the agent's arm; and on the arm or on the object while it is in the hand (tool embodiment)."""
     labeller = ContingencyLabeller(lived.centers[0].shape[1], len(lived.joint_names), config)
-    live_through(labeller, lived, range(len(lived.centers)))
+    for episode in zip(lived.centers, lived.intensities, lived.joint_positions_rad, strict=True):
+        labeller.update_episode(*episode)
     strict, tool = [], []
     for e in episodes if episodes is not None else range(len(judged.centers)):
         labeller.refresh()
@@ -231,7 +225,7 @@ def judge_online(lived: EpisodeKeypoints, judged: EpisodeKeypoints, config: Cont
         strict.append(FrameEvidence(distances, np.tile(labeller.scores, (frames, 1)),
                                     np.tile(labeller.labels, (frames, 1)), on_arm(centers, judged.self_masks[e])))
         tool.append(on_arm(centers, judged.self_masks[e] | judged.held_object_masks[e]))
-        live_through(labeller, judged, range(e, e + 1))
+        labeller.update_episode(judged.centers[e], judged.intensities[e], judged.joint_positions_rad[e])
     evidence = FrameEvidence.concatenate(strict)
     return evidence, replace(evidence, truly_self=np.concatenate(tool))
 
@@ -379,10 +373,6 @@ def summary_table(result: dict) -> str:
     return "\n".join(rows)
 
 
-def frame_report_json(report: FrameReport) -> dict:
-    return dataclasses.asdict(report)
-
-
 def evaluate(config: EvaluationConfig) -> dict:
     started = time.perf_counter()
     torch.set_num_threads(config.threads)
@@ -445,11 +435,11 @@ def evaluate(config: EvaluationConfig) -> dict:
                   f"{per_frame.precision:.3f}, recall {per_frame.recall:.3f} of self)")
         result["scenes"][scene] = {"robot": robots[scene], "train_episodes": len(train[scene].centers),
                                    "held_out_episodes": len(data.centers), "strip": str(strip),
-                                   "per_frame": frame_report_json(per_frame),
+                                   "per_frame": dataclasses.asdict(per_frame),
                                    "with_experience": report_json(experienced), "held_out_only": report_json(fresh),
                                    "train_only_scored_on_train": report_json(train_reports[scene])}
         if any(mask.any() for mask in data.held_object_masks):
-            result["scenes"][scene]["per_frame_tool"] = frame_report_json(
+            result["scenes"][scene]["per_frame_tool"] = dataclasses.asdict(
                 FrameReport.of(evidence_tool.truly_self, frame_labels))
         print(f"{scene}: per keypoint-frame precision {per_frame.precision:.3f}, recall {per_frame.recall:.3f} "
               f"(all self: precision {per_frame.all_self_precision:.3f}); per keypoint, after train + held-out "

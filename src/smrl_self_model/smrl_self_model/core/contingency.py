@@ -229,6 +229,13 @@ class ContingencyLabeller:
         """Forget the last frame (after a reset the scene jumps): the next frame starts a new sample."""
         self._anchor = None
 
+    def update_episode(self, centers: np.ndarray, intensities: np.ndarray, joint_positions_rad: np.ndarray) -> None:
+        """Add a whole episode: centres (T, K, 2), intensities (T, K), joints (T, n); no sample spans
+        it and the frames before it."""
+        self.start_episode()
+        for frame in zip(centers, intensities, joint_positions_rad, strict=True):
+            self.update(*frame)
+
     def update(self, centers: np.ndarray, intensities: np.ndarray, joint_positions_rad: np.ndarray) -> None:
         """Add one frame: centres (K, 2) normalised, intensities (K,), joint positions (n,) rad."""
         centers = np.asarray(centers, dtype=np.float64)
@@ -417,8 +424,6 @@ def label_episodes(centers: list[np.ndarray], intensities: list[np.ndarray], joi
     """
     labeller = ContingencyLabeller(np.shape(centers[0])[1], np.shape(joint_positions_rad[0])[1], config)
     for episode in zip(centers, intensities, joint_positions_rad, strict=True):
-        labeller.start_episode()
-        for frame_centers, frame_intensities, frame_joints in zip(*episode, strict=True):
-            labeller.update(frame_centers, frame_intensities, frame_joints)
+        labeller.update_episode(*episode)
     labeller.refresh()
     return labeller
