@@ -10,7 +10,7 @@ from smrl_perception.core.checkpoint import CheckpointError
 from smrl_perception.core.loss import LossWeights
 from smrl_perception.core.pair_dataset import DatasetError
 from smrl_perception.core.training import TrainConfig, train
-from smrl_perception.core.transporter import TransporterConfig
+from smrl_perception.core.transporter import FEATURE_STRIDES, TransporterConfig
 
 
 def parse_args(argv: list[str] | None = None) -> TrainConfig:
@@ -27,6 +27,8 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     model.add_argument("--widths", type=int, nargs=2, default=TransporterConfig.encoder_widths, help="encoder channels")
     model.add_argument("--gaussian-std", type=float, default=TransporterConfig.gaussian_std, help="normalised units")
     model.add_argument("--norm-groups", type=int, default=TransporterConfig.norm_groups)
+    model.add_argument("--feature-stride", type=int, choices=FEATURE_STRIDES, default=TransporterConfig.feature_stride,
+                       help="image px per feature cell (2: finer features for objects of a few px)")
     optimisation = parser.add_argument_group("optimisation")
     optimisation.add_argument("--steps", type=int, default=TrainConfig.steps)
     optimisation.add_argument("--gaussian-std-start", type=float, default=None,
@@ -61,6 +63,7 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
             encoder_widths=tuple(args.widths),
             gaussian_std=args.gaussian_std,
             norm_groups=args.norm_groups,
+            feature_stride=args.feature_stride,
         ),
         loss_weights=LossWeights(reconstruction=args.reconstruction_weight, consistency=args.consistency_weight,
                                  motion=args.motion_weight),

@@ -7,7 +7,8 @@ target's keypoints cut out and the target's features pasted in at the target's k
 changes between the frames can only get into the reconstruction through the keypoints, so they
 learn to sit on what moves: here the arm (and whatever it pushes).
 
-Shapes (B = batch, K = keypoints, C = feature channels, H x W = image, h x w = H/4 x W/4):
+Shapes (B = batch, K = keypoints, C = feature channels, H x W = image, h x w = H/s x W/s with the
+feature stride s = 4, or 2 to give objects of a few pixels their own feature cells):
 
     image (B, 3, H, W) float in [0, 1]
       -> ImageEncoder    -> features (B, C, h, w)
@@ -18,7 +19,7 @@ Shapes (B = batch, K = keypoints, C = feature channels, H x W = image, h x w = H
       -> RefineNet      -> reconstructed target (B, 3, H, W)
 
 Normalised coordinates follow docs/architecture.md: x right, y down, in [-1, 1], pixel centres
-at (u + 0.5) / W * 2 - 1. A feature cell covers 4 x 4 pixels and its centre obeys the same rule at
+at (u + 0.5) / W * 2 - 1. A feature cell covers s x s pixels and its centre obeys the same rule at
 the feature size, so centres need no conversion between the two grids.
 """
 from __future__ import annotations
@@ -30,8 +31,8 @@ import numpy as np
 import torch
 from torch import nn
 
-#: Each stride-2 step halves the image; the encoders take two, so features are 1/4 of the image.
-FEATURE_STRIDE = 4
+#: Feature strides the encoders support: 4 (two stride-2 steps, the Transporter's) or 2 (one).
+FEATURE_STRIDES = (2, 4)
 #: Initial scale of the heatmap layer; see KeypointEncoder.
 HEATMAP_INIT_GAIN = 10.0
 
@@ -43,9 +44,12 @@ class TransporterConfig:
     encoder_widths: tuple[int, int] = (16, 32)  # channels at 1/2 and 1/4 of the image size
     gaussian_std: float = 0.1               # normalised units (the image is 2 wide)
     norm_groups: int = 4                    # GroupNorm groups per layer (1 = LayerNorm-like)
+    feature_stride: int = 4                 # image px per feature cell: 4, or 2 for small objects
 
     def __post_init__(self) -> None:
-        if self.image_size % FEATURE_STRIDE or self.image_size < 16:
+        if self.feature_stride not in FEATURE_STRIDES:
+            raise ValueError(f"feature_stride {self.feature_stride} must be one of {FEATURE_STRIDES}")
+        if self.image_size % 4 or self.image_size < 16:
             raise ValueError(f"image_size {self.image_size} px must be a multiple of 4 and >= 16")
         if self.num_keypoints < 1 or self.gaussian_std <= 0:
             raise ValueError("num_keypoints must be >= 1 and gaussian_std > 0")
@@ -78,22 +82,24 @@ def conv_block(in_channels: int, out_channels: int, kernel_size: int, stride: in
 
 
 class ImageEncoder(nn.Sequential):
-    """(B, 3, H, W) -> (B, widths[-1], H/4, W/4): a 7x7 conv, then per width a stride-2 3x3 and a 3x3."""
+    """(B, 3, H, W) -> (B, widths[-1], H/s, W/s), s = feature_stride: a 7x7 conv, then per width
+    a 3x3 (stride 2; the second width's stride 1 when s = 2) and a 3x3."""
 
     def __init__(self, config: TransporterConfig) -> None:
         first, second = config.encoder_widths
         groups = config.norm_groups
+        second_stride = config.feature_stride // 2
         super().__init__(
             conv_block(3, first, 7, 1, groups),        # (B, first, H, W)
             conv_block(first, first, 3, 2, groups),    # (B, first, H/2, W/2)
             conv_block(first, first, 3, 1, groups),
-            conv_block(first, second, 3, 2, groups),   # (B, second, H/4, W/4)
+            conv_block(first, second, 3, second_stride, groups),   # (B, second, H/s, W/s)
             conv_block(second, second, 3, 1, groups),
         )
 
 
 class KeypointEncoder(nn.Sequential):
-    """(B, 3, H, W) -> (B, K, H/4, W/4) heatmap logits: an own ImageEncoder and a 1x1 conv.
+    """(B, 3, H, W) -> (B, K, H/s, W/s) heatmap logits: an own ImageEncoder and a 1x1 conv.
 
     The 1x1 conv starts with HEATMAP_INIT_GAIN times PyTorch's default weights, so the first
     heatmaps already peak on salient image regions. With near-uniform first heatmaps every
@@ -110,7 +116,7 @@ class KeypointEncoder(nn.Sequential):
 
 
 class RefineNet(nn.Sequential):
-    """(B, widths[-1], H/4, W/4) transported features -> (B, 3, H, W) image; mirrors the encoder.
+    """(B, widths[-1], H/s, W/s) transported features -> (B, 3, H, W) image; mirrors the encoder.
 
     The output is linear (not squashed to [0, 1]) so the reconstruction loss never saturates.
     """
@@ -118,9 +124,10 @@ class RefineNet(nn.Sequential):
     def __init__(self, config: TransporterConfig) -> None:
         first, second = config.encoder_widths
         groups = config.norm_groups
+        to_half_size = [nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False)] if config.feature_stride == 4 else []
         super().__init__(
-            conv_block(second, second, 3, 1, groups),  # (B, second, H/4, W/4)
-            nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False),
+            conv_block(second, second, 3, 1, groups),  # (B, second, H/s, W/s)
+            *to_half_size,
             conv_block(second, first, 3, 1, groups),   # (B, first, H/2, W/2)
             conv_block(first, first, 3, 1, groups),
             nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False),
