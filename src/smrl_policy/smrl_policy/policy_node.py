@@ -10,9 +10,11 @@ published, for every policy command.
 Each control tick: observation = the measured arm joints (the freshest joint states: what the
 action's deltas apply to) + the newest state's keypoints (smrl_policy.core.observation), the
 policy's action, and smrl_policy.core.command_safety turns it into targets within the position
-limits and, at every command, the velocity limits. A tick runs as soon as a new self-model state
-arrives once 3/4 of a period has passed since the previous one, so the command uses that image
-at once; the timer runs a tick when a period passes without one. Stale inputs (the state's image
+limits and, at every command, the velocity limits. Ticks follow the camera: a tick runs as soon
+as a new self-model state arrives once 3/4 of a period (1 / rate_hz) has passed since the previous
+one, so each command uses the newest image at once (with 30 Hz images and 10 Hz, every third).
+When no new state comes for 1.25 periods, a timer runs the tick (so commands go on, at 0.8 x
+rate_hz, while the inputs are missing: holding, or acting on a still fresh state). Stale inputs (the state's image
 older than `stale_after_s`, or joint states received longer ago) or an unusable action make it
 hold the measured position, counted per reason; malformed messages are dropped, counted per
 reason, never a crash. Counts and latency are logged every `report_period_s` and at exit.
@@ -41,8 +43,9 @@ PARAMETERS = {
     "policy_file": ("", "Policy file to run (as the training commands save them); required."),
     "robot": ("panda", "Robot config name (config/robots) or YAML path: joint names, position and velocity "
                        "limits, gripper open / closed positions; the arm the policy was trained on."),
-    "rate_hz": (10.0, "Commands per second. 10 Hz is the env's control period (0.1 s) that policies are "
-                      "trained at: each action moves the joints by up to max_joint_delta_rad per period."),
+    "rate_hz": (10.0, "Commands per second while self-model states come at least that fast (0.8 x when none "
+                      "come). 10 Hz is the env's control period (0.1 s) policies are trained at: each action "
+                      "moves the joints by up to max_joint_delta_rad."),
     "stale_after_s": (0.25, "Hold the measured position when the self-model state's image is older than this, "
                             "or joint states were received longer ago (s)."),
     "controller_name": ("forward_position_controller", "Arm position controller: <name>/commands."),
@@ -51,6 +54,9 @@ PARAMETERS = {
 }
 #: A new self-model state starts a tick at once when this fraction of a period has passed since the last.
 EARLY_TICK_FRACTION = 0.75
+#: Without new self-model states a tick runs this many periods after the last (after, not at, one
+#: period: a timer firing at one period would race the camera's next image and win half the time).
+TIMER_TICK_PERIODS = 1.25
 LATENCIES_KEPT = 1000
 
 
@@ -108,7 +114,7 @@ class PolicyNode(Node):
         self.latency_pub = self.create_publisher(Float64, "policy/latency_ms", 10)
         self.create_subscription(SelfModelState, "self_model/state", self.on_self_model_state, qos_profile_sensor_data)
         self.create_subscription(JointState, "joint_states", self.on_joint_state, 10)
-        self.tick_timer = self.create_timer(self.period_s, self.on_tick)
+        self.tick_timer = self.create_timer(TIMER_TICK_PERIODS * self.period_s, self.on_tick)
         self.create_timer(p["report_period_s"], self.report)
         self.get_logger().info(
             f"{type(self.policy).__name__} drives {robot.name} at {p['rate_hz']:g} Hz on "
@@ -131,7 +137,6 @@ class PolicyNode(Node):
         self.keypoints = centres, intensities, np.array(msg.frame_labels, dtype=np.uint8)
         self.state_stamp_s = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
         if self.now_s() - self.last_tick_s >= EARLY_TICK_FRACTION * self.period_s:
-            self.tick_timer.reset()  # the next timer tick a full period after this one
             self.on_tick()
 
     def on_joint_state(self, msg: JointState) -> None:
@@ -155,6 +160,7 @@ class PolicyNode(Node):
     def on_tick(self) -> None:
         now_s = self.now_s()
         self.last_tick_s = now_s
+        self.tick_timer.reset()  # the timer ticks only when no state comes for TIMER_TICK_PERIODS
         if self.measured_arm is None:
             return  # nothing measured yet: nothing safe to command
         stale = stale_input(now_s, self.state_stamp_s, self.joint_state_received_s, self.p["stale_after_s"])

@@ -88,3 +88,12 @@ def test_stale_inputs_are_named():
     assert stale_input(10.0, 9.7, 9.99, 0.25) == "stale self-model state"
     assert stale_input(10.0, 9.9, 9.7, 0.25) == "stale joint states"
     assert stale_input(10.0, 9.9, 9.9, 0.25) is None
+
+
+def test_a_late_tick_steps_no_further_than_one_period_allows_from_the_previous_command():
+    safety = make_safety()
+    first = safety.command(np.ones(4), np.zeros(3), None, 0.0)
+    late = safety.command(np.ones(4), np.zeros(3), None, 5 * PERIOD_S)  # the arm did not follow
+    np.testing.assert_allclose(late.arm, np.minimum(first.arm + ARM.velocity * PERIOD_S, 0.5))
+    same_instant = safety.command(-np.ones(4), np.zeros(3), None, 5 * PERIOD_S)
+    np.testing.assert_allclose(same_instant.arm, late.arm)

@@ -9,10 +9,10 @@ ROS-free: the policy node calls it once per control tick; tests and evaluation c
 2. Arm (the env's `joint_delta` action): desired = measured + a[:n] * max_joint_delta_rad, clamped
    to the position limits, then stepped from the reference by at most velocity_limit * dt per
    joint, then clamped to the position limits again. The bound holds at the peak, for every
-   command, not on average. The reference is the previous command while commands follow each
-   other (the previous tick commanded, at most `CONTINUOUS_PERIODS` control periods ago), else the
-   measured position (the first command, and the first after a hold). dt is the time since the
-   previous command, at most one control period; from the measured position it is one period.
+   command, not on average. The reference is the previous command, or the measured position for
+   the first command and the first after a hold. dt is the time since the previous command, at
+   most one control period (a late tick does not make up for lost time); from the measured
+   position it is one period.
 3. Gripper: a[n] > 0 opens, <= 0 closes (the robot config's open / closed positions); the fingers
    step from their reference the same way (from the measured fingers, when joint states carry them).
 4. Hold: while an input is stale, or the policy gives no usable action, the command is the measured
@@ -29,11 +29,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from smrl_common.core.joint_command_guard import JointLimits
-
-#: Commands at most this many control periods apart continue from the previous command; after a
-#: longer gap (a hold, a late tick) the next starts from the measured position.
-CONTINUOUS_PERIODS = 1.5
-
 
 class ActionRejected(ValueError):
     """An action that must not be applied; `reason` is short and fit to count by."""
@@ -107,9 +102,8 @@ class CommandSafety:
         """The targets for `action` from the measured joints at time `now_s` (s, any monotonic clock)."""
         action = self.check_action(action)
         measured_arm = np.asarray(measured_arm, dtype=np.float64)
-        elapsed_s = now_s - self._last_time_s
-        continuing = self._last is not None and self._hold is None \
-            and 0 < elapsed_s <= CONTINUOUS_PERIODS * self.control_period_s
+        elapsed_s = max(now_s - self._last_time_s, 0.0)
+        continuing = self._last is not None and self._hold is None
         dt_s = min(elapsed_s, self.control_period_s) if continuing else self.control_period_s
         arm_reference = self._last.arm if continuing else measured_arm
         desired_arm = self.arm_limits.clamp(measured_arm + action[:-1] * self.max_joint_delta_rad)
@@ -126,8 +120,10 @@ class CommandSafety:
             self.gripper_limits.clamp(self.gripper_limits.limit_step(gripper_reference, desired_gripper, dt_s))
 
         speed_dt_s = elapsed_s if continuing else self.control_period_s
-        ratio = np.abs(arm - arm_reference) / (self.arm_limits.velocity * speed_dt_s)
-        self.peak_speed_ratio = max(self.peak_speed_ratio, float(ratio.max(initial=0.0)))
+        step = np.abs(arm - arm_reference)
+        if speed_dt_s > 0:
+            ratio = step / (self.arm_limits.velocity * speed_dt_s)
+            self.peak_speed_ratio = max(self.peak_speed_ratio, float(ratio.max(initial=0.0)))
         self.commands += 1
         self._last, self._last_time_s, self._hold = JointTargets(arm, gripper, held=False), now_s, None
         return self._last
