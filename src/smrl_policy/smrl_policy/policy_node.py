@@ -5,7 +5,8 @@ In: `self_model/state` (smrl_msgs/SelfModelState, sensor data QoS) and `joint_st
 arm joint, in the robot config's order) and `<gripper_controller_name>/commands`
 (std_msgs/Float64MultiArray), the topics the sim and the replay driver take; and
 `policy/latency_ms` (std_msgs/Float64): camera image stamp (the state's header) -> the arm command
-published, for every policy command.
+published, for every policy command (the log also gives the node's own share: state received ->
+command).
 
 Each control tick: observation = the measured arm joints (the freshest joint states: what the
 action's deltas apply to) + the newest state's keypoints (smrl_policy.core.observation), the
@@ -105,9 +106,11 @@ class PolicyNode(Node):
         self.joint_state_received_s: float | None = None
         self.keypoints: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # centres, intensities, labels
         self.state_stamp_s: float | None = None
+        self.state_received_s = 0.0
         self.last_tick_s = -np.inf
         self.dropped: Counter = Counter()   # reason -> messages (or actions) dropped
-        self.latencies_ms: deque[float] = deque(maxlen=LATENCIES_KEPT)
+        self.latencies_ms: deque[float] = deque(maxlen=LATENCIES_KEPT)         # image stamp -> command
+        self.node_latencies_ms: deque[float] = deque(maxlen=LATENCIES_KEPT)    # state received -> command
 
         self.arm_pub = self.create_publisher(Float64MultiArray, f"{p['controller_name']}/commands", 10)
         self.gripper_pub = self.create_publisher(Float64MultiArray, f"{p['gripper_controller_name']}/commands", 10)
@@ -136,7 +139,8 @@ class PolicyNode(Node):
             return self.drop("self_model/state: non-finite keypoints", f"{centres.tolist()}, {intensities.tolist()}")
         self.keypoints = centres, intensities, np.array(msg.frame_labels, dtype=np.uint8)
         self.state_stamp_s = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
-        if self.now_s() - self.last_tick_s >= EARLY_TICK_FRACTION * self.period_s:
+        self.state_received_s = self.now_s()
+        if self.state_received_s - self.last_tick_s >= EARLY_TICK_FRACTION * self.period_s:
             self.on_tick()
 
     def on_joint_state(self, msg: JointState) -> None:
@@ -176,8 +180,10 @@ class PolicyNode(Node):
             self.drop("action: policy error", repr(error))
             return self.publish_hold("policy error")
         self.publish(targets)
-        latency_ms = (self.now_s() - self.state_stamp_s) * 1e3
+        published_s = self.now_s()
+        latency_ms = (published_s - self.state_stamp_s) * 1e3
         self.latencies_ms.append(latency_ms)
+        self.node_latencies_ms.append((published_s - self.state_received_s) * 1e3)
         self.latency_pub.publish(Float64(data=latency_ms))
 
     def publish_hold(self, reason: str) -> None:
@@ -190,10 +196,12 @@ class PolicyNode(Node):
         if targets.gripper is not None:
             self.gripper_pub.publish(Float64MultiArray(data=targets.gripper.tolist()))
 
-    def latency_summary_ms(self) -> dict[str, float]:
-        if not self.latencies_ms:
+    def latency_summary_ms(self, latencies_ms: deque[float] | None = None) -> dict[str, float]:
+        """Median, p90 and max of the kept image -> command latencies (or of `latencies_ms`), ms."""
+        latencies_ms = self.latencies_ms if latencies_ms is None else latencies_ms
+        if not latencies_ms:
             return {}
-        latencies = np.array(self.latencies_ms)
+        latencies = np.array(latencies_ms)
         return {"median": round(float(np.median(latencies)), 2), "p90": round(float(np.percentile(latencies, 90)), 2),
                 "max": round(float(latencies.max()), 2)}
 
@@ -201,7 +209,8 @@ class PolicyNode(Node):
         s = self.safety
         self.get_logger().info(
             f"{s.commands} commands, holds {dict(s.holds)}, dropped {dict(self.dropped)}; image -> command "
-            f"latency ms {self.latency_summary_ms()} (last {len(self.latencies_ms)}); peak speed "
+            f"latency ms {self.latency_summary_ms()}, of which state received -> command "
+            f"{self.latency_summary_ms(self.node_latencies_ms)} (last {len(self.latencies_ms)}); peak speed "
             f"{s.peak_speed_ratio:.3f} of the velocity limits")
 
     def destroy_node(self) -> None:
