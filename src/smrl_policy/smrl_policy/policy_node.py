@@ -83,6 +83,7 @@ class PolicyNode(Node):
     def __init__(self, policy: Policy | None = None, **node_options) -> None:
         """`policy`: the policy to run (tests, evaluation); None loads the parameter policy_file."""
         super().__init__("policy", **node_options)
+        self.started = False  # destroy_node reports only for a node that got that far
         p = declare_parameters(self, PARAMETERS)
         self.p = p
         if not p["rate_hz"] > 0 or not p["stale_after_s"] > 0 or not p["report_period_s"] > 0:
@@ -123,6 +124,7 @@ class PolicyNode(Node):
             f"{type(self.policy).__name__} drives {robot.name} at {p['rate_hz']:g} Hz on "
             f"{p['controller_name']}/commands and {p['gripper_controller_name']}/commands; max joint delta "
             f"{self.policy.max_joint_delta_rad:g} rad an action; holds when inputs are older than {p['stale_after_s']:g} s")
+        self.started = True
 
     def now_s(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
@@ -214,7 +216,8 @@ class PolicyNode(Node):
             f"{s.peak_speed_ratio:.3f} of the velocity limits")
 
     def destroy_node(self) -> None:
-        self.report()  # the final counts, for whoever reads the log after the run
+        if self.started:
+            self.report()  # the final counts, for whoever reads the log after the run
         super().destroy_node()
 
 

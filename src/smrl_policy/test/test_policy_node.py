@@ -13,7 +13,7 @@ from std_msgs.msg import Float64, Float64MultiArray
 
 from smrl_msgs.msg import Keypoint, SelfModelState
 from smrl_policy.core.observation import observation_size
-from smrl_policy.policy_node import PARAMETERS, PolicyLoadError, PolicyNode, load_policy_file
+from smrl_policy.policy_node import PARAMETERS, PolicyLoadError, PolicyNode, load_policy_file, main
 from smrl_sim.core.robot_config import load_robot_config
 
 PACKAGE = Path(__file__).resolve().parents[1]
@@ -232,6 +232,14 @@ def test_without_a_policy_file_or_with_a_privileged_policy_the_node_does_not_sta
         PolicyNode(privileged, context=ros_context)
     with pytest.raises(PolicyLoadError, match="not a Policy"):
         PolicyNode(object(), context=ros_context)
+
+
+def test_the_program_ends_with_one_line_naming_the_policy_file_when_it_cannot_be_loaded(tmp_path):
+    with pytest.raises(SystemExit, match="policy_node: cannot open the policy: no policy given"):
+        main([])
+    missing = tmp_path / "missing.pt"
+    with pytest.raises(SystemExit, match=f"policy_node: cannot open the policy: {missing}: "):
+        main(["--ros-args", "-p", f"policy_file:={missing}"])
 
 
 def test_the_parameter_file_sets_exactly_the_declared_parameters():
