@@ -218,7 +218,7 @@ def test_image_to_command_latency_is_measured_and_published(ros_context, executo
     assert node.latency_summary_ms()["median"] == pytest.approx(np.median(list(node.latencies_ms)), abs=0.01)
     commands_before = node.safety.commands
     spin_until(executor, lambda: False, 1.0)
-    assert 7 <= node.safety.commands - commands_before <= 12, "about rate_hz commands a second"
+    assert 5 <= node.safety.commands - commands_before <= 13, "about rate_hz (10) commands a second"
 
 
 def test_without_a_policy_file_or_with_a_privileged_policy_the_node_does_not_start(ros_context):
