@@ -1,0 +1,268 @@
+"""Evaluate the active-inference agent on the sim's touch task: success rate over seeded episodes
+with a Wilson 95 % interval, and milliseconds per action.
+
+    python -m smrl_policy.active_inference_eval --goal oracle_px --episodes 100
+    python -m smrl_policy.active_inference_eval --goal world_keypoint --episodes 100
+
+The agent sees what the robot would: the shipped keypoint model on the camera image, and the
+per-frame self / world labels of a contingency labeller that first lives through
+`priming_episodes` of motor babbling (the env's own seeds, not the evaluation's).
+Goals:
+  oracle_px       ORACLE: the object's true centre projected into the image (privileged state),
+                  given to the agent as a pixel goal. Tests planner + forward model apart from the
+                  perception gap (no keypoint of the shipped model tracks the object).
+  world_keypoint  the agent's own goal: the brightest keypoint labelled world in the frame.
+Episode i runs env seed `seed + i`, so other policies (TD3) can be scored on the same episodes.
+`run_episode`, `wilson_interval` and `SelfModelObserver` are small on purpose, to fold into the
+shared evaluation command. Privileged values (object, end effector) are only read for scoring
+and for the oracle goal.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from smrl_perception.core.keypoint_detector import KeypointDetector
+from smrl_policy.core.active_inference import ActiveInferenceAgent, ActiveInferenceConfig
+from smrl_policy.core.observation import self_model_observation
+from smrl_policy.core.policy import Policy
+from smrl_self_model.core.contingency import ContingencyLabeller
+from smrl_sim.core.env import SmrlEnv
+from smrl_sim.core.motor_babbling import MotorBabbling
+
+GOALS = ("oracle_px", "world_keypoint")
+PLANNER_FLAGS = ("horizon", "population", "elites", "iterations")
+AGENT_FLAGS = ("preference_std_px", "prediction_std_px", "information_gain_weight")
+
+
+def wilson_interval(successes: int, trials: int, z: float = 1.96) -> tuple[float, float]:
+    """Wilson score interval of a binomial proportion (95 % for z = 1.96)."""
+    if trials <= 0:
+        return 0.0, 1.0
+    p = successes / trials
+    denominator = 1.0 + z**2 / trials
+    centre = (p + z**2 / (2 * trials)) / denominator
+    half = z * math.sqrt(p * (1 - p) / trials + z**2 / (4 * trials**2)) / denominator
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+class SelfModelObserver:
+    """Env observation (rgb, joint_positions) -> the policy's flat self-model observation, through the
+    keypoint detector and the contingency labeller's per-frame labels (which keeps learning)."""
+
+    def __init__(self, detector: KeypointDetector, labeller: ContingencyLabeller, num_arm_joints: int) -> None:
+        self.detector = detector
+        self.labeller = labeller
+        self.num_arm_joints = num_arm_joints
+        self.last_centers_px: np.ndarray | None = None
+
+    def start_episode(self) -> None:
+        self.labeller.start_episode()
+
+    def __call__(self, env_observation: dict) -> np.ndarray:
+        keypoints = self.detector.detect(env_observation["rgb"])
+        joints = np.asarray(env_observation["joint_positions"], dtype=np.float64)
+        arm = joints[:self.num_arm_joints]
+        self.labeller.update(keypoints.normalised, keypoints.intensities, arm)
+        self.last_centers_px = keypoints.pixels
+        labels = self.labeller.frame_labels(keypoints.normalised, arm)
+        return self_model_observation(joints, keypoints.normalised, keypoints.intensities, labels)
+
+
+def prime_labeller(env: SmrlEnv, observer: SelfModelObserver, episodes: int, seed: int) -> None:
+    """Motor babbling (targets held 0.3-1 s, as in the self model's datasets) through the joint_delta
+    actions, so the labeller has evidence and a position model before the agent acts."""
+    for episode in range(episodes):
+        observation, _ = env.reset(seed=seed + episode)
+        babbling = MotorBabbling(env.world, np.random.default_rng(seed + episode), control_period_s=0.1)
+        observer.start_episode()
+        observer(observation)
+        for _ in range(env.max_episode_steps):
+            arm = observation["joint_positions"][:observer.num_arm_joints]
+            delta = (babbling.next_targets() - arm) / env.max_joint_delta_rad
+            observation, *_ = env.step(np.append(np.clip(delta, -1.0, 1.0), 1.0))
+            observer(observation)
+        observer.labeller.refresh()
+
+
+@dataclass
+class EpisodeResult:
+    seed: int
+    success: bool
+    steps: int                       # env steps taken (to success, or all)
+    final_distance_m: float          # end effector to object (privileged, scoring only)
+    final_hand_goal_px: float        # hand keypoint (observed) to the agent's goal, last frame; nan without a goal
+    min_hand_goal_px: float
+    goal_to_object_px: float         # the agent's goal to the object's true pixel, mean over frames; nan without
+    ms_per_action: float             # mean over the episode
+    max_ms_per_action: float
+
+
+def object_pixel(env: SmrlEnv, info: dict) -> np.ndarray:
+    """The object's centre projected into the image, (u, v) px: privileged."""
+    return env.world.camera.project(np.asarray(info["object_position"])[None])[0]
+
+
+def run_episode(env: SmrlEnv, policy: Policy, observe: Callable[[dict], np.ndarray], seed: int,
+                oracle_goal: bool = False) -> EpisodeResult:
+    """One seeded episode; with `oracle_goal` the agent gets the object's true pixel as `goal_px`."""
+    observation, info = env.reset(seed=seed)
+    if hasattr(observe, "start_episode"):
+        observe.start_episode()
+    if hasattr(policy, "reset"):
+        policy.reset()
+    agent = policy if isinstance(policy, ActiveInferenceAgent) else None
+    hand_goal_px, goal_object_px, plan_ms = [], [], []
+    success, steps = bool(info["is_success"]), 0
+    while not success and steps < env.max_episode_steps:
+        flat = observe(observation)
+        if agent is not None:
+            agent.goal_px = object_pixel(env, info) if oracle_goal else None
+        started = time.perf_counter()
+        action = policy.act(flat)
+        plan_ms.append(1000.0 * (time.perf_counter() - started))
+        if agent is not None:
+            goal = _agent_goal_px(agent, observe)
+            if goal is not None:
+                hand_goal_px.append(float(np.linalg.norm(observe.last_centers_px[agent.hand_keypoint_index] - goal)))
+                goal_object_px.append(float(np.linalg.norm(goal - object_pixel(env, info))))
+        observation, _, terminated, truncated, info = env.step(action)
+        steps += 1
+        success = bool(info["is_success"])
+    nan = float("nan")
+    return EpisodeResult(seed=seed, success=success, steps=steps,
+                         final_distance_m=float(np.linalg.norm(info["object_position"] - info["ee_position"])),
+                         final_hand_goal_px=hand_goal_px[-1] if hand_goal_px else nan,
+                         min_hand_goal_px=min(hand_goal_px) if hand_goal_px else nan,
+                         goal_to_object_px=float(np.mean(goal_object_px)) if goal_object_px else nan,
+                         ms_per_action=float(np.mean(plan_ms)) if plan_ms else nan,
+                         max_ms_per_action=float(np.max(plan_ms)) if plan_ms else nan)
+
+
+def _agent_goal_px(agent: ActiveInferenceAgent, observe) -> np.ndarray | None:
+    if agent.goal_px is not None:
+        return np.asarray(agent.goal_px, dtype=np.float64)
+    if agent.last_goal_keypoint is None or getattr(observe, "last_centers_px", None) is None:
+        return None
+    return observe.last_centers_px[agent.last_goal_keypoint]
+
+
+@dataclass
+class EvaluationConfig:
+    goal: str = "oracle_px"
+    episodes: int = 100
+    seed: int = 1000                 # episode i: env seed seed + i
+    priming_episodes: int = 8
+    priming_seed: int = 0
+    task: str = "touch"
+    max_episode_steps: int = 50
+    agent_file: str = ""             # empty: ActiveInferenceConfig's defaults
+    planner: dict = field(default_factory=dict)   # PlannerConfig overrides
+    agent: dict = field(default_factory=dict)     # ActiveInferenceConfig overrides (not planner)
+    out: str = "outputs/active_inference"
+    threads: int = 1
+
+
+def summary(results: list[EpisodeResult]) -> dict:
+    successes = sum(result.success for result in results)
+    low, high = wilson_interval(successes, len(results))
+    succeeded = [result.steps for result in results if result.success]
+    ms = np.array([result.ms_per_action for result in results])
+    return {
+        "episodes": len(results), "successes": successes, "success_rate": successes / max(len(results), 1),
+        "wilson95": [low, high],
+        "mean_steps_to_success": float(np.mean(succeeded)) if succeeded else None,
+        "ms_per_action_mean": float(np.nanmean(ms)),
+        "ms_per_action_max": float(np.nanmax([result.max_ms_per_action for result in results])),
+        "final_hand_goal_px_median": float(np.nanmedian([r.final_hand_goal_px for r in results])),
+        "min_hand_goal_px_median": float(np.nanmedian([r.min_hand_goal_px for r in results])),
+        "goal_to_object_px_median": float(np.nanmedian([r.goal_to_object_px for r in results])),
+        "final_distance_m_median": float(np.median([r.final_distance_m for r in results])),
+    }
+
+
+def evaluate(config: EvaluationConfig) -> dict:
+    if config.goal not in GOALS:
+        raise ValueError(f"unknown goal {config.goal!r}; known: {GOALS}")
+    torch.set_num_threads(config.threads)
+    env = SmrlEnv(task=config.task, action_mode="joint_delta", max_episode_steps=config.max_episode_steps)
+    agent_config = ActiveInferenceAgent.load_config(config.agent_file) if config.agent_file else ActiveInferenceConfig()
+    agent_config = replace(agent_config, **config.agent, max_joint_delta_rad=env.max_joint_delta_rad,
+                           planner=replace(agent_config.planner, **config.planner))
+    agent = ActiveInferenceAgent(agent_config)
+    detector = KeypointDetector.from_checkpoint()
+    labeller = ContingencyLabeller(detector.num_keypoints, agent.forward_model.num_joints)
+    observer = SelfModelObserver(detector, labeller, agent.forward_model.num_joints)
+    started = time.perf_counter()
+    prime_labeller(env, observer, config.priming_episodes, config.priming_seed)
+    priming_s = time.perf_counter() - started
+    results = []
+    for episode in range(config.episodes):
+        results.append(run_episode(env, agent, observer, config.seed + episode, config.goal == "oracle_px"))
+        labeller.refresh()
+        done = results[-1]
+        print(f"[{config.goal}] episode {episode + 1}/{config.episodes} seed {done.seed}: "
+              f"{'success' if done.success else 'fail'} in {done.steps} steps, "
+              f"hand-goal {done.final_hand_goal_px:.1f} px, {done.ms_per_action:.1f} ms/action", flush=True)
+    env.close()
+    report = {
+        "goal": config.goal,
+        "goal_is_oracle": config.goal == "oracle_px",
+        "config": asdict(config),
+        "agent_config": agent.config.to_dict(),
+        "hand_keypoint_index": agent.hand_keypoint_index,
+        "self_keypoint_labels_after_priming": labeller.labels.tolist(),
+        "priming_s": priming_s,
+        "summary": summary(results),
+        "episodes": [asdict(result) for result in results],
+    }
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{config.goal}.json").write_text(json.dumps(report, indent=2) + "\n")
+    return report
+
+
+def parse_args(argv: list[str] | None = None) -> EvaluationConfig:
+    defaults = EvaluationConfig()
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--goal", choices=GOALS, default=defaults.goal)
+    parser.add_argument("--episodes", type=int, default=defaults.episodes)
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--priming-episodes", type=int, default=defaults.priming_episodes)
+    parser.add_argument("--task", default=defaults.task)
+    parser.add_argument("--max-episode-steps", type=int, default=defaults.max_episode_steps)
+    parser.add_argument("--agent", default=defaults.agent_file, help="agent file (ActiveInferenceAgent.save)")
+    for name in PLANNER_FLAGS:
+        parser.add_argument(f"--{name}", type=int, default=None, help=f"PlannerConfig.{name}")
+    parser.add_argument("--warm-start", action="store_true", help="PlannerConfig.warm_start")
+    for name in AGENT_FLAGS:
+        parser.add_argument(f"--{name.replace('_', '-')}", type=float, default=None, help=f"ActiveInferenceConfig.{name}")
+    parser.add_argument("--out", default=defaults.out)
+    parser.add_argument("--threads", type=int, default=defaults.threads)
+    args = parser.parse_args(argv)
+    planner = {name: getattr(args, name) for name in PLANNER_FLAGS if getattr(args, name) is not None}
+    if args.warm_start:
+        planner["warm_start"] = True
+    agent = {name: getattr(args, name) for name in AGENT_FLAGS if getattr(args, name) is not None}
+    return EvaluationConfig(goal=args.goal, episodes=args.episodes, seed=args.seed,
+                            priming_episodes=args.priming_episodes, task=args.task,
+                            max_episode_steps=args.max_episode_steps, agent_file=args.agent, planner=planner, agent=agent,
+                            out=args.out, threads=args.threads)
+
+
+def main(argv: list[str] | None = None) -> None:
+    report = evaluate(parse_args(argv))
+    s = report["summary"]
+    print(json.dumps({"goal": report["goal"], "oracle": report["goal_is_oracle"], **s}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
