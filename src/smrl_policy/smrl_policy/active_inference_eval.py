@@ -102,6 +102,7 @@ class EpisodeResult:
     final_hand_goal_px: float        # hand keypoint (observed) to the agent's goal, last frame; nan without a goal
     min_hand_goal_px: float
     goal_to_object_px: float         # the agent's goal to the object's true pixel, mean over frames; nan without
+    hand_to_end_effector_px: float   # the agent's hand keypoint to the true end effector's pixel, mean over frames
     ms_per_action: float             # mean over the episode
     max_ms_per_action: float
 
@@ -120,7 +121,7 @@ def run_episode(env: SmrlEnv, policy: Policy, observe: Callable[[dict], np.ndarr
     if hasattr(policy, "reset"):
         policy.reset()
     agent = policy if isinstance(policy, ActiveInferenceAgent) else None
-    hand_goal_px, goal_object_px, plan_ms = [], [], []
+    hand_goal_px, goal_object_px, hand_ee_px, plan_ms = [], [], [], []
     success, steps = bool(info["is_success"]), 0
     while not success and steps < env.max_episode_steps:
         flat = observe(observation)
@@ -130,6 +131,8 @@ def run_episode(env: SmrlEnv, policy: Policy, observe: Callable[[dict], np.ndarr
         action = policy.act(flat)
         plan_ms.append(1000.0 * (time.perf_counter() - started))
         if agent is not None:
+            end_effector_px = env.world.camera.project(np.asarray(info["ee_position"])[None])[0]
+            hand_ee_px.append(float(np.linalg.norm(observe.last_centers_px[agent.hand_keypoint_index] - end_effector_px)))
             goal = _agent_goal_px(agent, observe)
             if goal is not None:
                 hand_goal_px.append(float(np.linalg.norm(observe.last_centers_px[agent.hand_keypoint_index] - goal)))
@@ -143,6 +146,7 @@ def run_episode(env: SmrlEnv, policy: Policy, observe: Callable[[dict], np.ndarr
                          final_hand_goal_px=hand_goal_px[-1] if hand_goal_px else nan,
                          min_hand_goal_px=min(hand_goal_px) if hand_goal_px else nan,
                          goal_to_object_px=float(np.mean(goal_object_px)) if goal_object_px else nan,
+                         hand_to_end_effector_px=float(np.mean(hand_ee_px)) if hand_ee_px else nan,
                          ms_per_action=float(np.mean(plan_ms)) if plan_ms else nan,
                          max_ms_per_action=float(np.max(plan_ms)) if plan_ms else nan)
 
@@ -168,6 +172,7 @@ class EvaluationConfig:
     planner: dict = field(default_factory=dict)   # PlannerConfig overrides
     agent: dict = field(default_factory=dict)     # ActiveInferenceConfig overrides (not planner)
     out: str = "outputs/active_inference"
+    name: str = ""                   # of the report file in `out`; empty: the goal's name
     threads: int = 1
 
 
@@ -185,6 +190,7 @@ def summary(results: list[EpisodeResult]) -> dict:
         "final_hand_goal_px_median": float(np.nanmedian([r.final_hand_goal_px for r in results])),
         "min_hand_goal_px_median": float(np.nanmedian([r.min_hand_goal_px for r in results])),
         "goal_to_object_px_median": float(np.nanmedian([r.goal_to_object_px for r in results])),
+        "hand_to_end_effector_px_median": float(np.nanmedian([r.hand_to_end_effector_px for r in results])),
         "final_distance_m_median": float(np.median([r.final_distance_m for r in results])),
     }
 
@@ -226,7 +232,7 @@ def evaluate(config: EvaluationConfig) -> dict:
     }
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"{config.goal}.json").write_text(json.dumps(report, indent=2) + "\n")
+    (out / f"{config.name or config.goal}.json").write_text(json.dumps(report, indent=2) + "\n")
     return report
 
 
@@ -245,17 +251,22 @@ def parse_args(argv: list[str] | None = None) -> EvaluationConfig:
     parser.add_argument("--warm-start", action="store_true", help="PlannerConfig.warm_start")
     for name in AGENT_FLAGS:
         parser.add_argument(f"--{name.replace('_', '-')}", type=float, default=None, help=f"ActiveInferenceConfig.{name}")
+    parser.add_argument("--hand-keypoint", type=int, default=None,
+                        help="ActiveInferenceConfig.hand_keypoint (ablation; default: from the body schema)")
     parser.add_argument("--out", default=defaults.out)
+    parser.add_argument("--name", default=defaults.name, help="report file name (default: the goal's)")
     parser.add_argument("--threads", type=int, default=defaults.threads)
     args = parser.parse_args(argv)
     planner = {name: getattr(args, name) for name in PLANNER_FLAGS if getattr(args, name) is not None}
     if args.warm_start:
         planner["warm_start"] = True
     agent = {name: getattr(args, name) for name in AGENT_FLAGS if getattr(args, name) is not None}
+    if args.hand_keypoint is not None:
+        agent["hand_keypoint"] = args.hand_keypoint
     return EvaluationConfig(goal=args.goal, episodes=args.episodes, seed=args.seed,
                             priming_episodes=args.priming_episodes, task=args.task,
                             max_episode_steps=args.max_episode_steps, agent_file=args.agent, planner=planner, agent=agent,
-                            out=args.out, threads=args.threads)
+                            out=args.out, name=args.name, threads=args.threads)
 
 
 def main(argv: list[str] | None = None) -> None:
