@@ -93,6 +93,17 @@ def prime_labeller(env: SmrlEnv, observer: SelfModelObserver, episodes: int, see
         observer.labeller.refresh()
 
 
+def time_actions(policy: Policy, observations: list[np.ndarray]) -> dict:
+    """Milliseconds per `act` over the given observations: median, 95th percentile, max."""
+    times_ms = []
+    for observation in observations:
+        started = time.perf_counter()
+        policy.act(observation)
+        times_ms.append(1000.0 * (time.perf_counter() - started))
+    return {"median": float(np.median(times_ms)), "p95": float(np.percentile(times_ms, 95)),
+            "max": float(np.max(times_ms)), "actions": len(times_ms)}
+
+
 @dataclass
 class EpisodeResult:
     seed: int
@@ -210,6 +221,9 @@ def evaluate(config: EvaluationConfig) -> dict:
     started = time.perf_counter()
     prime_labeller(env, observer, config.priming_episodes, config.priming_seed)
     priming_s = time.perf_counter() - started
+    observation, info = env.reset(seed=config.seed)
+    agent.goal_px = object_pixel(env, info) if config.goal == "oracle_px" else None
+    timing = time_actions(agent, [observer(observation)] * 200)   # the planner alone, one thread
     results = []
     for episode in range(config.episodes):
         results.append(run_episode(env, agent, observer, config.seed + episode, config.goal == "oracle_px"))
@@ -228,6 +242,7 @@ def evaluate(config: EvaluationConfig) -> dict:
         "self_keypoint_labels_after_priming": labeller.labels.tolist(),
         "priming_s": priming_s,
         "summary": summary(results),
+        "ms_per_action_benchmark": timing,
         "episodes": [asdict(result) for result in results],
     }
     out = Path(config.out)
@@ -272,7 +287,8 @@ def parse_args(argv: list[str] | None = None) -> EvaluationConfig:
 def main(argv: list[str] | None = None) -> None:
     report = evaluate(parse_args(argv))
     s = report["summary"]
-    print(json.dumps({"goal": report["goal"], "oracle": report["goal_is_oracle"], **s}, indent=2))
+    print(json.dumps({"goal": report["goal"], "oracle": report["goal_is_oracle"], **s,
+                      "ms_per_action_benchmark": report["ms_per_action_benchmark"]}, indent=2))
 
 
 if __name__ == "__main__":
