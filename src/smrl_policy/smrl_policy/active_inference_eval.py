@@ -268,6 +268,8 @@ def parse_args(argv: list[str] | None = None) -> EvaluationConfig:
         parser.add_argument(f"--{name.replace('_', '-')}", type=float, default=None, help=f"ActiveInferenceConfig.{name}")
     parser.add_argument("--hand-keypoint", type=int, default=None,
                         help="ActiveInferenceConfig.hand_keypoint (ablation; default: from the body schema)")
+    parser.add_argument("--preferred-keypoints", choices=("hand", "any"), default=None,
+                        help="ActiveInferenceConfig.preferred_keypoints")
     parser.add_argument("--out", default=defaults.out)
     parser.add_argument("--name", default=defaults.name, help="report file name (default: the goal's)")
     parser.add_argument("--threads", type=int, default=defaults.threads)
@@ -276,6 +278,8 @@ def parse_args(argv: list[str] | None = None) -> EvaluationConfig:
     if args.warm_start:
         planner["warm_start"] = True
     agent = {name: getattr(args, name) for name in AGENT_FLAGS if getattr(args, name) is not None}
+    if args.preferred_keypoints is not None:
+        agent["preferred_keypoints"] = args.preferred_keypoints
     if args.hand_keypoint is not None:
         agent["hand_keypoint"] = args.hand_keypoint
     return EvaluationConfig(goal=args.goal, episodes=args.episodes, seed=args.seed,

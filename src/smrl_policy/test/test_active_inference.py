@@ -203,3 +203,20 @@ def test_wilson_interval():
     assert (low, high) == pytest.approx((0.2366, 0.7634), abs=1e-4)
     assert wilson_interval(0, 10) == pytest.approx((0.0, 0.2775), abs=1e-4)
     assert wilson_interval(10, 10)[1] == pytest.approx(1.0)
+
+
+def test_an_unknown_preference_variant_is_refused():
+    with pytest.raises(ValueError, match="preferred_keypoints"):
+        ActiveInferenceAgent(ActiveInferenceConfig(preferred_keypoints="elbow"))
+
+
+def test_the_any_keypoint_preference_is_content_with_any_self_keypoint_at_the_goal(agent):
+    """Goal on a self keypoint that is not the hand: still costly for the hand preference, cheap for "any"."""
+    any_keypoint = ActiveInferenceAgent(ActiveInferenceConfig(preferred_keypoints="any"),
+                                        forward_model=agent.forward_model)
+    keypoints = torch.tensor(load_shipped_body_schema().predict(HOME_RAD), dtype=torch.float32)
+    other = next(k for k in range(len(keypoints)) if k != agent.hand)
+    still = torch.zeros(1, 3, 7)
+    cost_hand, cost_any = (a.expected_free_energy(still, keypoints, torch.tensor(HOME_RAD, dtype=torch.float32),
+                                                  keypoints[other]).item() for a in (agent, any_keypoint))
+    assert cost_any < 0.2 * cost_hand

@@ -23,11 +23,16 @@ predicted states rolled forward through the ensemble mean (s_t = mean_m f_m(s_{t
     information_gain_t = H[ N(mu_t, Sigma_t) ] - mean_m H[ N(mu_{t,m}, sigma_o^2 I) ]
                        = 1/2 sum_{d over all 2 K_self coordinates} log(1 + Var_m mu_{t,m,d} / sigma_o^2)
 
-(h = the hand keypoint's two coordinates; w = `information_gain_weight`, 1 in the paper.) The
-information gain is the mutual information between the next observation and the ensemble member
+(h = the hand keypoint's two coordinates; w = `information_gain_weight`, 1 in the paper.)
+The information gain is the mutual information between the next observation and the ensemble member
 (the model parameters), with the mixture's entropy taken at its moment-matched Gaussian: exactly 0
 when the members agree, growing with their disagreement. Without a goal (no world keypoint in
 view, no pixel goal) the extrinsic term is dropped and the agent plans for information alone.
+
+Variant `preferred_keypoints="any"` (touch needs any link at the object): the preference is the
+mixture p~(o) = 1/K_self sum_k N(o_k; g, sigma_p^2 I), and extrinsic_t is taken as
+-log(1/K_self sum_k exp(-extrinsic_{t,k})) with extrinsic_{t,k} the term above for keypoint k: an
+upper bound on -E[log p~(o_t)] (Jensen: -logsumexp(-x) is concave in x).
 
 Planning: CEM over pi in [-1, 1]^(H x n) (`PlannerConfig`: horizon, population, elites,
 iterations), from a zero mean (or, with `warm_start`, the last plan shifted by one step);
@@ -49,6 +54,7 @@ from __future__ import annotations
 
 import importlib.resources
 import json
+import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -92,6 +98,7 @@ class ActiveInferenceConfig:
     information_gain_weight: float = 1.0  # w
     gripper_action: float = 1.0           # > 0 open, <= 0 closed
     hand_keypoint: int = -1               # position among the forward model's self keypoints; -1: from the body schema
+    preferred_keypoints: str = "hand"     # "hand": the hand at the goal; "any": any self keypoint (variant)
     planner: PlannerConfig = field(default_factory=PlannerConfig)
 
     def to_dict(self) -> dict:
@@ -250,6 +257,9 @@ class ActiveInferenceAgent:
                 raise ValueError(f"body schema keypoints {schema.self_keypoint_indices} differ from the forward "
                                  f"model's {self.self_keypoint_indices}")
             self.hand = hand_keypoint_from_body_schema(schema)
+        if config.preferred_keypoints not in ("hand", "any"):
+            raise ValueError(f"preferred_keypoints must be 'hand' or 'any', got {config.preferred_keypoints!r}")
+        self._preferred = [self.hand] if config.preferred_keypoints == "hand" else list(range(len(self.self_keypoint_indices)))
         width, height = config.image_size_px
         self._px_per_norm = torch.tensor([width / 2.0, height / 2.0])
         self.goal_px: np.ndarray | None = None
@@ -289,10 +299,11 @@ class ActiveInferenceAgent:
             total -= cfg.information_gain_weight * information_gain(
                 member_px.reshape(*member_px.shape[:2], -1), cfg.prediction_std_px)
             if goal_px is not None:
-                hand_px = member_px[:, :, self.hand]                 # (M, P, 2)
-                hand_mean = hand_px.mean(dim=0)
-                variance = (hand_px - hand_mean).square().mean(dim=0) + cfg.prediction_std_px**2
-                total += extrinsic_cost(hand_mean, variance, goal_px, cfg.preference_std_px)
+                preferred_px = member_px[:, :, self._preferred]       # (M, P, K', 2)
+                preferred_mean = preferred_px.mean(dim=0)
+                variance = (preferred_px - preferred_mean).square().mean(dim=0) + cfg.prediction_std_px**2
+                costs = extrinsic_cost(preferred_mean, variance, goal_px, cfg.preference_std_px)   # (P, K')
+                total += -torch.logsumexp(-costs, dim=-1) + math.log(costs.shape[-1])
             keypoints = member_keypoints.mean(dim=0)
             joints = joints + changes[..., num_coordinates:].mean(dim=0)
         return total
