@@ -215,8 +215,8 @@ def test_the_any_keypoint_preference_is_content_with_any_self_keypoint_at_the_go
     any_keypoint = ActiveInferenceAgent(ActiveInferenceConfig(preferred_keypoints="any"),
                                         forward_model=agent.forward_model)
     keypoints = torch.tensor(load_shipped_body_schema().predict(HOME_RAD), dtype=torch.float32)
-    other = next(k for k in range(len(keypoints)) if k != agent.hand)
+    other = int(torch.argmax((keypoints - keypoints[agent.hand]).norm(dim=-1)))   # farthest from the hand
     still = torch.zeros(1, 3, 7)
     cost_hand, cost_any = (a.expected_free_energy(still, keypoints, torch.tensor(HOME_RAD, dtype=torch.float32),
                                                   keypoints[other]).item() for a in (agent, any_keypoint))
-    assert cost_any < 0.2 * cost_hand
+    assert cost_any < 0.5 * cost_hand
