@@ -40,7 +40,7 @@ from smrl_sim.core.motor_babbling import MotorBabbling
 
 GOALS = ("oracle_px", "world_keypoint")
 PLANNER_FLAGS = ("horizon", "population", "elites", "iterations")
-AGENT_FLAGS = ("preference_std_px", "prediction_std_px", "information_gain_weight")
+AGENT_FLAGS = ("preference_std_px", "prediction_std_px", "information_gain_weight", "action_prior_std")
 
 
 def wilson_interval(successes: int, trials: int, z: float = 1.96) -> tuple[float, float]:

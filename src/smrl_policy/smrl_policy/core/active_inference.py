@@ -34,6 +34,10 @@ mixture p~(o) = 1/K_self sum_k N(o_k; g, sigma_p^2 I), and extrinsic_t is taken 
 -log(1/K_self sum_k exp(-extrinsic_{t,k})) with extrinsic_{t,k} the term above for keypoint k: an
 upper bound on -E[log p~(o_t)] (Jensen: -logsumexp(-x) is concave in x).
 
+Optionally (`action_prior_std` > 0, off by default) a Gaussian prior over policies,
+-log p(pi) = sum_t |a_t|^2 / (2 sigma_a^2) + const, is added to G: the objective says nothing about
+joint motions that leave the hand's pixel where it is (one camera: depth and the arm's null space).
+
 Planning: CEM over pi in [-1, 1]^(H x n) (`PlannerConfig`: horizon, population, elites,
 iterations), from a zero mean (or, with `warm_start`, the last plan shifted by one step);
 the first action of the final mean is executed. The gripper value is fixed (`gripper_action`).
@@ -98,6 +102,7 @@ class ActiveInferenceConfig:
     information_gain_weight: float = 1.0  # w
     gripper_action: float = 1.0           # > 0 open, <= 0 closed
     hand_keypoint: int = -1               # position among the forward model's self keypoints; -1: from the body schema
+    action_prior_std: float = 0.0         # sigma_a of a Gaussian prior over policies; 0: flat (none)
     preferred_keypoints: str = "hand"     # "hand": the hand at the goal; "any": any self keypoint (variant)
     planner: PlannerConfig = field(default_factory=PlannerConfig)
 
@@ -306,6 +311,8 @@ class ActiveInferenceAgent:
                 total += -torch.logsumexp(-costs, dim=-1) + math.log(costs.shape[-1])
             keypoints = member_keypoints.mean(dim=0)
             joints = joints + changes[..., num_coordinates:].mean(dim=0)
+        if cfg.action_prior_std > 0:
+            total += sequences.square().sum(dim=(1, 2)) / (2 * cfg.action_prior_std**2)
         return total
 
     def plan(self, self_keypoints_norm: np.ndarray, joints_rad: np.ndarray,
