@@ -39,6 +39,7 @@ from smrl_sim.core.env import SmrlEnv
 from smrl_sim.core.motor_babbling import MotorBabbling
 
 GOALS = ("oracle_px", "world_keypoint")
+BASELINES = ("random", "still")
 PLANNER_FLAGS = ("horizon", "population", "elites", "iterations")
 AGENT_FLAGS = ("preference_std_px", "prediction_std_px", "information_gain_weight", "action_prior_std")
 
@@ -91,6 +92,26 @@ def prime_labeller(env: SmrlEnv, observer: SelfModelObserver, episodes: int, see
             observation, *_ = env.step(np.append(np.clip(delta, -1.0, 1.0), 1.0))
             observer(observation)
         observer.labeller.refresh()
+
+
+class BaselinePolicy:
+    """Reference points on the same episodes: "random" (uniform actions, seeded) or "still" (zeros)."""
+
+    observation_kind = "self_model"
+
+    def __init__(self, kind: str, num_actions: int, max_joint_delta_rad: float, seed: int = 0) -> None:
+        if kind not in BASELINES:
+            raise ValueError(f"unknown baseline {kind!r}; known: {BASELINES}")
+        self.kind, self.num_actions, self.max_joint_delta_rad = kind, num_actions, max_joint_delta_rad
+        self.rng = np.random.default_rng(seed)
+
+    def act(self, observation: np.ndarray) -> np.ndarray:
+        if self.kind == "still":
+            return np.append(np.zeros(self.num_actions - 1), 1.0).astype(np.float32)
+        return self.rng.uniform(-1.0, 1.0, self.num_actions).astype(np.float32)
+
+    def save(self, path: Path | str) -> Path:
+        raise NotImplementedError("a baseline has nothing to save")
 
 
 def time_actions(policy: Policy, observations: list[np.ndarray]) -> dict:
@@ -183,27 +204,40 @@ class EvaluationConfig:
     planner: dict = field(default_factory=dict)   # PlannerConfig overrides
     agent: dict = field(default_factory=dict)     # ActiveInferenceConfig overrides (not planner)
     out: str = "outputs/active_inference"
+    baseline: str = ""               # "random" or "still": run that instead of the agent (same episodes)
     name: str = ""                   # of the report file in `out`; empty: the goal's name
     threads: int = 1
+
+
+def median_of_finite(values: list[float]) -> float | None:
+    """The median of the finite values; None when there are none (JSON has no NaN)."""
+    finite = [value for value in values if math.isfinite(value)]
+    return float(np.median(finite)) if finite else None
 
 
 def summary(results: list[EpisodeResult]) -> dict:
     successes = sum(result.success for result in results)
     low, high = wilson_interval(successes, len(results))
     succeeded = [result.steps for result in results if result.success]
-    ms = np.array([result.ms_per_action for result in results])
+    finite_ms = [result.ms_per_action for result in results if math.isfinite(result.ms_per_action)]
     return {
         "episodes": len(results), "successes": successes, "success_rate": successes / max(len(results), 1),
         "wilson95": [low, high],
         "mean_steps_to_success": float(np.mean(succeeded)) if succeeded else None,
-        "ms_per_action_mean": float(np.nanmean(ms)),
-        "ms_per_action_max": float(np.nanmax([result.max_ms_per_action for result in results])),
-        "final_hand_goal_px_median": float(np.nanmedian([r.final_hand_goal_px for r in results])),
-        "min_hand_goal_px_median": float(np.nanmedian([r.min_hand_goal_px for r in results])),
-        "goal_to_object_px_median": float(np.nanmedian([r.goal_to_object_px for r in results])),
-        "hand_to_end_effector_px_median": float(np.nanmedian([r.hand_to_end_effector_px for r in results])),
-        "final_distance_m_median": float(np.median([r.final_distance_m for r in results])),
+        "ms_per_action_mean": float(np.mean(finite_ms)) if finite_ms else None,
+        "ms_per_action_max": max((r.max_ms_per_action for r in results if math.isfinite(r.max_ms_per_action)),
+                                 default=None),
+        "final_hand_goal_px_median": median_of_finite([r.final_hand_goal_px for r in results]),
+        "min_hand_goal_px_median": median_of_finite([r.min_hand_goal_px for r in results]),
+        "goal_to_object_px_median": median_of_finite([r.goal_to_object_px for r in results]),
+        "hand_to_end_effector_px_median": median_of_finite([r.hand_to_end_effector_px for r in results]),
+        "final_distance_m_median": median_of_finite([r.final_distance_m for r in results]),
     }
+
+
+def episode_json(result: EpisodeResult) -> dict:
+    return {key: (None if isinstance(value, float) and not math.isfinite(value) else value)
+            for key, value in asdict(result).items()}
 
 
 def evaluate(config: EvaluationConfig) -> dict:
@@ -215,6 +249,8 @@ def evaluate(config: EvaluationConfig) -> dict:
     agent_config = replace(agent_config, **config.agent, max_joint_delta_rad=env.max_joint_delta_rad,
                            planner=replace(agent_config.planner, **config.planner))
     agent = ActiveInferenceAgent(agent_config)
+    policy = agent if not config.baseline else BaselinePolicy(config.baseline, agent.num_actions,
+                                                              env.max_joint_delta_rad, config.seed)
     detector = KeypointDetector.from_checkpoint()
     labeller = ContingencyLabeller(detector.num_keypoints, agent.forward_model.num_joints)
     observer = SelfModelObserver(detector, labeller, agent.forward_model.num_joints)
@@ -226,16 +262,17 @@ def evaluate(config: EvaluationConfig) -> dict:
     timing = time_actions(agent, [observer(observation)] * 200)   # the planner alone, one thread
     results = []
     for episode in range(config.episodes):
-        results.append(run_episode(env, agent, observer, config.seed + episode, config.goal == "oracle_px"))
+        results.append(run_episode(env, policy, observer, config.seed + episode, config.goal == "oracle_px"))
         labeller.refresh()
         done = results[-1]
-        print(f"[{config.goal}] episode {episode + 1}/{config.episodes} seed {done.seed}: "
+        print(f"[{config.baseline or config.goal}] episode {episode + 1}/{config.episodes} seed {done.seed}: "
               f"{'success' if done.success else 'fail'} in {done.steps} steps, "
               f"hand-goal {done.final_hand_goal_px:.1f} px, {done.ms_per_action:.1f} ms/action", flush=True)
     env.close()
     report = {
         "goal": config.goal,
         "goal_is_oracle": config.goal == "oracle_px",
+        "baseline": config.baseline,
         "config": asdict(config),
         "agent_config": agent.config.to_dict(),
         "hand_keypoint_index": agent.hand_keypoint_index,
@@ -243,11 +280,11 @@ def evaluate(config: EvaluationConfig) -> dict:
         "priming_s": priming_s,
         "summary": summary(results),
         "ms_per_action_benchmark": timing,
-        "episodes": [asdict(result) for result in results],
+        "episodes": [episode_json(result) for result in results],
     }
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"{config.name or config.goal}.json").write_text(json.dumps(report, indent=2) + "\n")
+    (out / f"{config.name or config.baseline or config.goal}.json").write_text(json.dumps(report, indent=2) + "\n")
     return report
 
 
@@ -270,6 +307,8 @@ def parse_args(argv: list[str] | None = None) -> EvaluationConfig:
                         help="ActiveInferenceConfig.hand_keypoint (ablation; default: from the body schema)")
     parser.add_argument("--preferred-keypoints", choices=("hand", "any"), default=None,
                         help="ActiveInferenceConfig.preferred_keypoints")
+    parser.add_argument("--baseline", choices=BASELINES, default=None,
+                        help="run a reference policy instead of the agent, on the same episodes")
     parser.add_argument("--out", default=defaults.out)
     parser.add_argument("--name", default=defaults.name, help="report file name (default: the goal's)")
     parser.add_argument("--threads", type=int, default=defaults.threads)
@@ -285,13 +324,14 @@ def parse_args(argv: list[str] | None = None) -> EvaluationConfig:
     return EvaluationConfig(goal=args.goal, episodes=args.episodes, seed=args.seed,
                             priming_episodes=args.priming_episodes, task=args.task,
                             max_episode_steps=args.max_episode_steps, agent_file=args.agent, planner=planner, agent=agent,
-                            out=args.out, name=args.name, threads=args.threads)
+                            out=args.out, name=args.name, baseline=args.baseline or "",
+                            threads=args.threads)
 
 
 def main(argv: list[str] | None = None) -> None:
     report = evaluate(parse_args(argv))
     s = report["summary"]
-    print(json.dumps({"goal": report["goal"], "oracle": report["goal_is_oracle"], **s,
+    print(json.dumps({"goal": report["goal"], "oracle": report["goal_is_oracle"], "baseline": report["baseline"], **s,
                       "ms_per_action_benchmark": report["ms_per_action_benchmark"]}, indent=2))
 
 
