@@ -264,7 +264,8 @@ class ActiveInferenceAgent:
             self.hand = hand_keypoint_from_body_schema(schema)
         if config.preferred_keypoints not in ("hand", "any"):
             raise ValueError(f"preferred_keypoints must be 'hand' or 'any', got {config.preferred_keypoints!r}")
-        self._preferred = [self.hand] if config.preferred_keypoints == "hand" else list(range(len(self.self_keypoint_indices)))
+        self._preferred = ([self.hand] if config.preferred_keypoints == "hand"
+                           else list(range(len(self.self_keypoint_indices))))   # positions among the self keypoints
         width, height = config.image_size_px
         self._px_per_norm = torch.tensor([width / 2.0, height / 2.0])
         self.goal_px: np.ndarray | None = None
@@ -289,7 +290,7 @@ class ActiveInferenceAgent:
                              joints_rad: torch.Tensor, goal_norm: torch.Tensor | None) -> torch.Tensor:
         """G of each (P, H, n) action sequence from self keypoints (K, 2) normalised and joints (n,) rad -> (P,)."""
         cfg = self.config
-        population, horizon, n = sequences.shape
+        population, horizon, _ = sequences.shape
         keypoints = self_keypoints_norm.expand(population, -1, -1)   # (P, K, 2)
         joints = joints_rad.expand(population, -1)                  # (P, n)
         num_coordinates = keypoints.shape[1] * 2
@@ -299,7 +300,7 @@ class ActiveInferenceAgent:
             command = sequences[:, t] * cfg.max_joint_delta_rad
             inputs = torch.cat([keypoints.reshape(population, -1), torch.sin(joints), torch.cos(joints), command], -1)
             changes = self.network(inputs)                          # (M, P, 2K + n)
-            member_keypoints = keypoints + changes[..., :num_coordinates].reshape(-1, population, num_coordinates // 2, 2)
+            member_keypoints = keypoints + changes[..., :num_coordinates].reshape(*changes.shape[:2], -1, 2)
             member_px = member_keypoints * self._px_per_norm        # (M, P, K, 2)
             total -= cfg.information_gain_weight * information_gain(
                 member_px.reshape(*member_px.shape[:2], -1), cfg.prediction_std_px)
