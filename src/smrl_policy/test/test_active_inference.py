@@ -2,7 +2,6 @@
 forward model and body schema (no simulator)."""
 from __future__ import annotations
 
-import json
 from types import SimpleNamespace
 
 import numpy as np
@@ -26,6 +25,7 @@ from smrl_policy.core.active_inference import (
 from smrl_policy.core.observation import LABEL_SELF, LABEL_WORLD, self_model_observation
 from smrl_policy.core.policy import Policy
 from smrl_self_model.core.body_schema import load_shipped_body_schema
+from smrl_self_model.core.model_file import ModelFileError
 
 torch.set_num_threads(1)
 HOME_RAD = np.array([0.0, -0.3, 0.0, -2.2, 0.0, 2.0, 0.785])   # the Panda's home pose (panda.yaml)
@@ -168,6 +168,7 @@ def test_a_pixel_goal_overrides_the_world_keypoint(agent):
     (lambda o: np.where(np.arange(len(o)) == 3, np.nan, o), "NaN"),
     (lambda o: np.where(np.arange(len(o)) == 12, np.inf, o), "NaN or inf"),
     (lambda o: o[:-1], "shape"),
+    (lambda o: o[1:], "shape"),                   # 8 joints: neither the arm alone nor with the fingers
     (lambda o: np.append(o, 0.0), "shape"),
     (lambda o: o.reshape(1, -1), "shape"),
 ])
@@ -181,7 +182,7 @@ def test_bad_observations_raise_a_clear_value_error(agent, bad, message):
 def test_save_and_load_give_the_same_agent(agent, tmp_path):
     config = ActiveInferenceConfig(preference_std_px=5.0, planner=PlannerConfig(horizon=4, population=64, elites=8))
     original = ActiveInferenceAgent(config)
-    path = original.save(tmp_path / "agent.json")
+    path = original.save(tmp_path / "agent.pt")
     loaded = ActiveInferenceAgent.load(path)
     assert loaded.config == config and loaded.hand == original.hand
     observation = home_observation(agent)
@@ -190,12 +191,28 @@ def test_save_and_load_give_the_same_agent(agent, tmp_path):
     assert np.array_equal(original.act(observation), loaded.act(observation))
 
 
-def test_loading_something_else_raises_a_value_error(tmp_path):
-    (tmp_path / "other.json").write_text(json.dumps({"format": "td3", "version": 1}))
-    (tmp_path / "binary.pt").write_bytes(b"\x80\x02garbage")
-    for name in ("other.json", "binary.pt", "missing.json"):
-        with pytest.raises(ValueError, match="not an active-inference agent file"):
+def test_loading_something_else_raises_a_model_file_error(tmp_path):
+    torch.save({"format": "smrl_policy.td3", "format_version": 1, "metadata": {}, "state_dict": {}},
+               tmp_path / "td3.pt")
+    (tmp_path / "text.pt").write_text("not a model file")
+    for name in ("td3.pt", "text.pt", "missing.pt"):
+        with pytest.raises(ModelFileError, match=name):
             ActiveInferenceAgent.load(tmp_path / name)
+
+
+def test_the_saved_file_names_its_format_for_load_policy(agent, tmp_path):
+    content = torch.load(agent.save(tmp_path / "agent.pt"), weights_only=True)
+    assert content["format"] == "smrl_policy.active_inference" and content["state_dict"] == {}
+
+
+def test_observations_with_the_arm_joints_alone_act_like_those_with_the_fingers(agent):
+    with_fingers = home_observation(agent)
+    arm_only = np.delete(with_fingers, [7, 8])   # as the policy node builds it
+    agent.goal_px = np.array([38.0, 44.0])
+    try:
+        assert np.array_equal(agent.act(with_fingers), agent.act(arm_only))
+    finally:
+        agent.goal_px = None
 
 
 def test_wilson_interval():

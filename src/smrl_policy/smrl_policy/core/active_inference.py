@@ -77,8 +77,9 @@ from smrl_common.core.pixel_coordinates import pixels_to_normalised
 from smrl_policy.core.observation import VALUES_PER_KEYPOINT
 from smrl_self_model.core.body_schema import BodySchema, load_shipped_body_schema
 from smrl_self_model.core.forward_model import ForwardModel
+from smrl_self_model.core.model_file import ModelFileError, load_model_file, save_model_file
 
-FORMAT_NAME = "smrl_policy.active_inference"
+FORMAT_NAME = "smrl_policy.active_inference"   # the line for smrl_policy.core.policy's POLICY_FORMATS
 FORMAT_VERSION = 1
 SHIPPED_FORWARD_MODEL = "forward_model.pt"   # in smrl_self_model/models
 
@@ -100,7 +101,8 @@ class PlannerConfig:
 class ActiveInferenceConfig:
     forward_model_path: str = ""          # empty: the forward model shipped with smrl_self_model
     body_schema_path: str = ""            # empty: the shipped body schema
-    num_observed_joints: int = 9          # joints in the observation (Panda: 7 arm + 2 finger); arm first
+    observed_joint_counts: tuple[int, ...] = (7, 9)   # joints in the observation, arm first: the arm's alone
+                                                      # (the policy node) or with the fingers' (the env, TD3)
     image_size_px: tuple[int, int] = (64, 64)   # (W, H) of the keypoint model's images
     max_joint_delta_rad: float = 0.15     # the env's action scale
     preference_std_px: float = 4.0        # sigma_p of the prior preference
@@ -119,8 +121,9 @@ class ActiveInferenceConfig:
     def from_dict(cls, data: dict) -> "ActiveInferenceConfig":
         data = dict(data)
         planner = PlannerConfig(**data.pop("planner", {}))
-        if "image_size_px" in data:
-            data["image_size_px"] = tuple(data["image_size_px"])
+        for name in ("image_size_px", "observed_joint_counts"):
+            if name in data:
+                data[name] = tuple(data[name])
         return cls(**data, planner=planner)
 
 
@@ -166,16 +169,19 @@ class ParsedObservation:
     is_world: np.ndarray          # (K,) bool
 
 
-def parse_observation(observation: np.ndarray, num_joints: int, num_keypoints: int) -> ParsedObservation:
-    """The flat self-model observation (smrl_policy.core.observation) -> its parts; ValueError when
-    it is not a finite vector of num_joints + 5 num_keypoints values."""
+def parse_observation(observation: np.ndarray, joint_counts: int | tuple[int, ...],
+                      num_keypoints: int) -> ParsedObservation:
+    """The flat self-model observation (smrl_policy.core.observation) -> its parts; ValueError unless it
+    is a finite vector of n + 5 num_keypoints values, n one of `joint_counts`."""
     observation = np.asarray(observation, dtype=np.float64)
-    expected = num_joints + VALUES_PER_KEYPOINT * num_keypoints
-    if observation.shape != (expected,):
-        raise ValueError(f"expected an observation of shape ({expected},) ({num_joints} joints + "
+    joint_counts = (joint_counts,) if isinstance(joint_counts, int) else tuple(joint_counts)
+    sizes = [n + VALUES_PER_KEYPOINT * num_keypoints for n in joint_counts]
+    if observation.ndim != 1 or observation.shape[0] not in sizes:
+        raise ValueError(f"expected an observation of shape ({' or '.join(map(str, sizes))},) ({joint_counts} joints + "
                          f"{VALUES_PER_KEYPOINT} x {num_keypoints} keypoint values), got {observation.shape}")
     if not np.isfinite(observation).all():
         raise ValueError("observation contains NaN or inf")
+    num_joints = observation.shape[0] - VALUES_PER_KEYPOINT * num_keypoints
     per_keypoint = observation[num_joints:].reshape(num_keypoints, VALUES_PER_KEYPOINT)
     return ParsedObservation(joint_positions=observation[:num_joints], centers_norm=per_keypoint[:, :2],
                              intensities=per_keypoint[:, 2], is_self=per_keypoint[:, 3] > 0.5,
@@ -253,8 +259,8 @@ class ActiveInferenceAgent:
         self.forward_model = forward_model or (ForwardModel.load(config.forward_model_path)
                                                if config.forward_model_path else load_shipped_forward_model())
         self.network = FoldedEnsemble(self.forward_model.network.eval())
-        if config.num_observed_joints < self.forward_model.num_joints:
-            raise ValueError(f"{config.num_observed_joints} observed joints, but the forward model takes "
+        if min(config.observed_joint_counts) < self.forward_model.num_joints:
+            raise ValueError(f"observations of {config.observed_joint_counts} joints, but the forward model takes "
                              f"{self.forward_model.num_joints}")
         self.self_keypoint_indices = list(self.forward_model.self_keypoint_indices)
         if config.hand_keypoint >= 0:
@@ -340,9 +346,10 @@ class ActiveInferenceAgent:
         return plan
 
     def act(self, observation: np.ndarray) -> np.ndarray:
-        """(num_observed_joints + 5 K,) self-model observation -> (n + 1,) action in [-1, 1]."""
+        """(n_observed + 5 K,) self-model observation -> (n + 1,) action in [-1, 1]; n_observed one of
+        `observed_joint_counts`, the arm's joints first."""
         started = time.perf_counter()
-        parsed = parse_observation(observation, self.config.num_observed_joints, self.forward_model.num_keypoints)
+        parsed = parse_observation(observation, self.config.observed_joint_counts, self.forward_model.num_keypoints)
         if self.goal_px is not None:
             width, height = self.config.image_size_px
             goal_norm = pixels_to_normalised(np.asarray(self.goal_px, dtype=np.float64), width, height)
@@ -358,7 +365,7 @@ class ActiveInferenceAgent:
 
     def predicted_hand_px(self, observation: np.ndarray, action: np.ndarray) -> np.ndarray:
         """The ensemble-mean next position (u, v) px of the hand keypoint after `action` (diagnostics, tests)."""
-        parsed = parse_observation(observation, self.config.num_observed_joints, self.forward_model.num_keypoints)
+        parsed = parse_observation(observation, self.config.observed_joint_counts, self.forward_model.num_keypoints)
         n = self.forward_model.num_joints
         keypoints, _ = self.forward_model.predict(parsed.centers_norm[self.self_keypoint_indices],
                                                   parsed.joint_positions[:n],
@@ -368,42 +375,21 @@ class ActiveInferenceAgent:
 
     # --- Policy: save / load ----------------------------------------------------------------------
     def save(self, path: Path | str) -> Path:
-        """A JSON file: the config (which names the forward model and body schema files), no weights."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        document = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "config": self.config.to_dict()}
-        path.write_text(json.dumps(document, indent=2) + "\n")
-        return path
+        """A model file (smrl_self_model.core.model_file, format "smrl_policy.active_inference") holding
+        the config, which names the forward model and body schema files; no weights of its own."""
+        config = json.loads(json.dumps(self.config.to_dict()))   # tuples -> lists: plain metadata
+        return save_model_file(path, FORMAT_NAME, FORMAT_VERSION, config, {})
 
     @classmethod
     def load(cls, path: Path | str) -> "ActiveInferenceAgent":
-        """The agent of a file written by `save` (its forward model and body schema loaded from the files it names)."""
+        """The agent of a file written by `save` (its forward model and body schema loaded from the files
+        it names); ModelFileError when it is not one."""
         return cls(cls.load_config(path))
 
     @staticmethod
     def load_config(path: Path | str) -> ActiveInferenceConfig:
-        """The config in a file written by `save`; ValueError when it is not one."""
-        path = Path(path)
+        metadata, _ = load_model_file(path, FORMAT_NAME, FORMAT_VERSION)
         try:
-            document = json.loads(path.read_text())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise ValueError(f"{path}: not an active-inference agent file ({error})") from None
-        if not isinstance(document, dict) or document.get("format") != FORMAT_NAME:
-            raise ValueError(f"{path}: not an active-inference agent file")
-        if document.get("version") != FORMAT_VERSION:
-            raise ValueError(f"{path}: version {document.get('version')}, this code reads {FORMAT_VERSION}")
-        try:
-            return ActiveInferenceConfig.from_dict(document["config"])
+            return ActiveInferenceConfig.from_dict(metadata)
         except (KeyError, TypeError) as error:
-            raise ValueError(f"{path}: config does not fit ActiveInferenceConfig ({error})") from None
-
-
-def is_agent_file(path: Path | str) -> bool:
-    """Whether `path` is an active-inference agent file (for a `load_policy` that dispatches on files)."""
-    try:
-        with open(path, "rb") as file:
-            head = file.read(256)
-        return FORMAT_NAME.encode() in head
-    except OSError:
-        return False
-
+            raise ModelFileError(path, f"metadata do not fit ActiveInferenceConfig ({error})") from None
