@@ -114,6 +114,19 @@ class BaselinePolicy:
         raise NotImplementedError("a baseline has nothing to save")
 
 
+def load_other_policy(path: str) -> Policy:
+    """Any policy file, through the shared loader (smrl_policy.core.policy.load_policy), to score it on
+    the same episodes; its observation must be the "self_model" one."""
+    try:
+        from smrl_policy.core.policy import load_policy
+    except ImportError:
+        raise SystemExit("--policy-file needs smrl_policy.core.policy.load_policy (the TD3 branch)") from None
+    policy = load_policy(path)
+    if policy.observation_kind != "self_model":
+        raise SystemExit(f"{path}: a {policy.observation_kind!r} policy; this evaluation gives 'self_model' observations")
+    return policy
+
+
 def time_actions(policy: Policy, observations: list[np.ndarray]) -> dict:
     """Milliseconds per `act` over the given observations: median, 95th percentile, max."""
     times_ms = []
@@ -205,6 +218,7 @@ class EvaluationConfig:
     agent: dict = field(default_factory=dict)     # ActiveInferenceConfig overrides (not planner)
     out: str = "outputs/active_inference"
     baseline: str = ""               # "random" or "still": run that instead of the agent (same episodes)
+    policy_file: str = ""            # or any self-model policy file (load_policy), e.g. TD3's
     name: str = ""                   # of the report file in `out`; empty: the goal's name
     threads: int = 1
 
@@ -251,6 +265,8 @@ def evaluate(config: EvaluationConfig) -> dict:
     agent = ActiveInferenceAgent(agent_config)
     policy = agent if not config.baseline else BaselinePolicy(config.baseline, agent.num_actions,
                                                               env.max_joint_delta_rad, config.seed)
+    if config.policy_file:
+        policy = load_other_policy(config.policy_file)
     detector = KeypointDetector.from_checkpoint()
     labeller = ContingencyLabeller(detector.num_keypoints, agent.forward_model.num_joints)
     observer = SelfModelObserver(detector, labeller, agent.forward_model.num_joints)
@@ -259,13 +275,14 @@ def evaluate(config: EvaluationConfig) -> dict:
     priming_s = time.perf_counter() - started
     observation, info = env.reset(seed=config.seed)
     agent.goal_px = object_pixel(env, info) if config.goal == "oracle_px" else None
-    timing = time_actions(agent, [observer(observation)] * 200)   # the planner alone, one thread
+    timing = time_actions(policy, [observer(observation)] * 200)   # the policy alone, one thread
     results = []
+    label = config.name or config.baseline or Path(config.policy_file).stem or config.goal
     for episode in range(config.episodes):
         results.append(run_episode(env, policy, observer, config.seed + episode, config.goal == "oracle_px"))
         labeller.refresh()
         done = results[-1]
-        print(f"[{config.baseline or config.goal}] episode {episode + 1}/{config.episodes} seed {done.seed}: "
+        print(f"[{label}] episode {episode + 1}/{config.episodes} seed {done.seed}: "
               f"{'success' if done.success else 'fail'} in {done.steps} steps, "
               f"hand-goal {done.final_hand_goal_px:.1f} px, {done.ms_per_action:.1f} ms/action", flush=True)
     env.close()
@@ -273,6 +290,7 @@ def evaluate(config: EvaluationConfig) -> dict:
         "goal": config.goal,
         "goal_is_oracle": config.goal == "oracle_px",
         "baseline": config.baseline,
+        "policy_file": config.policy_file,
         "config": asdict(config),
         "agent_config": agent.config.to_dict(),
         "hand_keypoint_index": agent.hand_keypoint_index,
@@ -284,7 +302,7 @@ def evaluate(config: EvaluationConfig) -> dict:
     }
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"{config.name or config.baseline or config.goal}.json").write_text(json.dumps(report, indent=2) + "\n")
+    (out / f"{label}.json").write_text(json.dumps(report, indent=2) + "\n")
     return report
 
 
@@ -309,6 +327,8 @@ def parse_args(argv: list[str] | None = None) -> EvaluationConfig:
                         help="ActiveInferenceConfig.preferred_keypoints")
     parser.add_argument("--baseline", choices=BASELINES, default=None,
                         help="run a reference policy instead of the agent, on the same episodes")
+    parser.add_argument("--policy-file", default=defaults.policy_file,
+                        help="score this policy file (a 'self_model' one, e.g. TD3's) instead of the agent")
     parser.add_argument("--out", default=defaults.out)
     parser.add_argument("--name", default=defaults.name, help="report file name (default: the goal's)")
     parser.add_argument("--threads", type=int, default=defaults.threads)
@@ -325,6 +345,7 @@ def parse_args(argv: list[str] | None = None) -> EvaluationConfig:
                             priming_episodes=args.priming_episodes, task=args.task,
                             max_episode_steps=args.max_episode_steps, agent_file=args.agent, planner=planner, agent=agent,
                             out=args.out, name=args.name, baseline=args.baseline or "",
+                            policy_file=args.policy_file,
                             threads=args.threads)
 
 
