@@ -7,6 +7,7 @@ import sys
 from PIL import Image
 
 from smrl_bag.core.bag_playback import BagPlayback
+from smrl_self_model.core.body_schema import load_shipped_body_schema
 
 
 def test_the_demo_runs_the_graph_as_processes_and_writes_its_bag_pictures_and_summary(tmp_path):
@@ -29,13 +30,15 @@ def test_the_demo_runs_the_graph_as_processes_and_writes_its_bag_pictures_and_su
     assert set(memory["rss_peak_by_node"]) == set(summary["nodes"])
     assert summary["rejected_commands"] == {}
     # On a loaded machine a keypoint frame can reach the self model after the joint states it needs
-    # left its history: dropped and counted (seen: 2 of ~170 frames, with a busy-loop on one core).
+    # left its history (seen: 2 of ~170 frames, with a busy-loop on one core), or, at start-up,
+    # before the first joint states (seen: 37 of ~1350 frames with two training jobs running):
+    # dropped and counted, never more than 5 % of the frames.
     dropped = summary["dropped"]["self_model"]
-    assert set(dropped) <= {"keypoints: keypoints older than the joint states"}, dropped
+    assert set(dropped) <= {"keypoints: keypoints older than the joint states", "keypoints: no joint states"}, dropped
     assert sum(dropped.values()) <= 0.05 * received["keypoints"], dropped
     assert summary["labeller_samples"] > 0 and max(summary["joint_range_rad"]) > 0.3
     assert len(summary["final_labels"]) == 8 and summary["body_schema_error_px_last_100"] < 10
-    assert summary["body_schema_keypoints"] == [1, 3, 5]
+    assert summary["body_schema_keypoints"] == load_shipped_body_schema().self_keypoint_indices
     for name in ("camera.png", "camera_strip.png", "self_model_strip.png", "run.gif"):
         assert str(tmp_path / name) in summary["files"]
         assert Image.open(tmp_path / name).size[0] >= 64
