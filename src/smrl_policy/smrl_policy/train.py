@@ -9,7 +9,7 @@
 Writes into --out: `policy.pt` (the last actor), `policy_best.pt` (the actor of the best periodic
 evaluation), `learning_curve.json` / `.png` (success rate and return vs env steps: the training
 episodes since the last record, and the deterministic actor on `--eval-episodes` fixed seeded
-episodes that the final evaluation does not use), `summary.json`. Ctrl-C stops cleanly: the
+episodes that the final evaluation does not use), `summary.json`. Ctrl-C or SIGTERM stops cleanly: the
 policy and curve so far are written. Runs are not resumed (the replay buffer is not saved): a
 new run starts from scratch.
 
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -165,13 +166,21 @@ def train(config: TrainConfig) -> dict:
                 "self_model_data": str(config.self_model_data) if self_model else None}
     recorder = TrainingRecorder(config, eval_env, metadata)
     interrupted = False
+    # Ctrl-C and SIGTERM stop training cleanly (SIGINT too when started in the background, where the
+    # shell had it ignored).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    previous_sigterm = signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         learn(config.td3_config(), envs, recorder)
     except KeyboardInterrupt:
         interrupted = True
         print("\ninterrupted: writing the policy and learning curve so far", flush=True)
     finally:
-        envs.close()
+        signal.signal(signal.SIGTERM, previous_sigterm)
+        try:
+            envs.close(**({"terminate": True} if interrupted and config.num_envs > 1 else {}))
+        except Exception as error:  # workers already hit by the same Ctrl-C
+            print(f"closing the env workers: {error}", flush=True)
     recorder.progress.close()
     if not recorder.records or recorder.records[-1]["env_steps"] != recorder.env_steps:
         recorder.record()
