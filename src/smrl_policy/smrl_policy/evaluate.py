@@ -66,7 +66,7 @@ def evaluate(config: EvaluateConfig) -> list[dict]:
                 if not data:
                     raise SystemExit(f"{path}: a self_model policy; give --self-model-data")
                 if data not in self_models:
-                    self_models[data] = FrozenSelfModel.from_dataset(data)
+                    self_models[data] = FrozenSelfModel.from_dataset(data, collect_if_missing=True)
                 self_model = self_models[data]
             env = make_env(config.task, policy.observation_kind, self_model, max_episode_steps=config.max_episode_steps,
                            max_joint_delta_rad=policy.max_joint_delta_rad)

@@ -63,12 +63,8 @@ class TrainConfig:
                                   batch_size=self.batch_size, gamma=self.gamma)
 
 
-def frozen_self_model(folder: Path, seed: int) -> FrozenSelfModel:
-    if not folder.exists():
-        from smrl_sim.core.collect import CollectConfig, collect
-        print(f"{folder} is missing: collecting 30 episodes of motor babbling for the self model...", flush=True)
-        collect(CollectConfig(out=folder, episodes=30, seed=seed + 777))
-    self_model = FrozenSelfModel.from_dataset(folder)
+def frozen_self_model(folder: Path) -> FrozenSelfModel:
+    self_model = FrozenSelfModel.from_dataset(folder, collect_if_missing=True)
     labels = self_model.labeller.labels.tolist()
     print(f"self model frozen on {folder}: {self_model.labeller.num_samples} samples, keypoint labels {labels} "
           f"(0 unknown, 1 self, 2 world)", flush=True)
@@ -158,7 +154,7 @@ def write_learning_curve(records: list[dict], out: Path, title: str) -> None:
 def train(config: TrainConfig) -> dict:
     torch.set_num_threads(config.threads)
     config.out.mkdir(parents=True, exist_ok=True)
-    self_model = frozen_self_model(config.self_model_data, config.seed) if config.observation == "self_model" else None
+    self_model = frozen_self_model(config.self_model_data) if config.observation == "self_model" else None
     env_kwargs = {"max_episode_steps": config.max_episode_steps}
     envs = make_vector_env(config.num_envs, config.task, config.observation, self_model, **env_kwargs)
     eval_env = make_env(config.task, config.observation, self_model, **env_kwargs)

@@ -22,6 +22,9 @@ from smrl_policy.core.observation import observation_size, self_model_observatio
 from smrl_sim.core.env import SmrlEnv
 
 OBSERVATION_KINDS = ("privileged", "self_model")
+#: The babbling dataset a self model is frozen on, when it has to be collected (so that training and
+#: evaluation on another machine freeze the same self model): episodes, seed.
+SELF_MODEL_DATA_EPISODES, SELF_MODEL_DATA_SEED = 30, 777
 PRIVILEGED_EXTRA = 9   # ee (3) + object (3) + object - ee (3)
 
 
@@ -68,12 +71,21 @@ class FrozenSelfModel:
     dataset: str           # where it was fitted, for the record
 
     @classmethod
-    def from_dataset(cls, folder: Path | str, robot: str = "panda", max_episodes: int | None = None) -> FrozenSelfModel:
+    def from_dataset(cls, folder: Path | str, robot: str = "panda", max_episodes: int | None = None,
+                     collect_if_missing: bool = False) -> FrozenSelfModel:
         """Detect keypoints on every episode of a babbling dataset (smrl_sim.core.collect), feed the
-        labeller episode by episode, refresh once. Raises DatasetError for a missing/broken folder."""
+        labeller episode by episode, refresh once. A missing folder is collected first when
+        `collect_if_missing` (SELF_MODEL_DATA_EPISODES of seed SELF_MODEL_DATA_SEED), else it, like a
+        broken one, raises DatasetError."""
         from smrl_perception.core.keypoint_detector import KeypointDetector
         from smrl_self_model.core.contingency import ContingencyLabeller
         from smrl_sim.core.episode_dataset import iter_episodes
+
+        if collect_if_missing and not Path(folder).exists():
+            from smrl_sim.core.collect import CollectConfig, collect
+            print(f"{folder} is missing: collecting {SELF_MODEL_DATA_EPISODES} episodes of motor babbling "
+                  f"(seed {SELF_MODEL_DATA_SEED}) to freeze the self model on...", flush=True)
+            collect(CollectConfig(out=Path(folder), episodes=SELF_MODEL_DATA_EPISODES, seed=SELF_MODEL_DATA_SEED))
 
         detector = KeypointDetector.from_checkpoint(None, robot=robot)
         labeller = None
