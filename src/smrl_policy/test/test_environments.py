@@ -40,6 +40,10 @@ def test_privileged_observation_holds_the_true_positions():
     np.testing.assert_allclose(observation[9:12], info["ee_position"])
     np.testing.assert_allclose(observation[12:15], info["object_position"])
     env.close()
+    blind = make_env("touch", "blind")
+    observation, info = blind.reset(seed=1)
+    assert observation.shape == (9,) and not np.isin(info["object_position"], observation).any()
+    blind.close()
 
 
 def test_self_model_observation_is_from_pixels_and_joints_only():

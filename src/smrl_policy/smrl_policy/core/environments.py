@@ -6,6 +6,8 @@
                   self model frozen from a motor-babbling dataset giving per-frame labels, and
                   the joints, as `self_model_observation` (smrl_policy.core.observation) lays out.
                   Built from `rgb` and `joint_positions` only: no privileged value enters it.
+    "blind"       the joint positions alone: a control that shows what touch success needs no sight
+                  of the object (the shipped keypoint model has no keypoint on it yet).
 
 The env's `info` (success, distances, true poses) passes through untouched for evaluation.
 """
@@ -21,7 +23,7 @@ import numpy as np
 from smrl_policy.core.observation import observation_size, self_model_observation
 from smrl_sim.core.env import SmrlEnv
 
-OBSERVATION_KINDS = ("privileged", "self_model")
+OBSERVATION_KINDS = ("privileged", "self_model", "blind")
 #: The babbling dataset a self model is frozen on, when it has to be collected (so that training and
 #: evaluation on another machine freeze the same self model): episodes, seed.
 SELF_MODEL_DATA_EPISODES, SELF_MODEL_DATA_SEED = 30, 777
@@ -123,6 +125,17 @@ class SelfModelObservation(gym.ObservationWrapper):
         return self.self_model.observe(observation["rgb"], observation["joint_positions"])
 
 
+class BlindObservation(gym.ObservationWrapper):
+    """Observation = the joint positions (n arm + g gripper), nothing from the camera or the world."""
+
+    def __init__(self, env: gym.Env) -> None:
+        super().__init__(env)
+        self.observation_space = env.observation_space["joint_positions"]
+
+    def observation(self, observation: dict) -> np.ndarray:
+        return observation["joint_positions"]
+
+
 def make_env(task: str = "touch", observation: str = "privileged", self_model: FrozenSelfModel | None = None,
              **env_kwargs: Any) -> gym.Env:
     """SmrlEnv (joint_delta actions) with the named observation wrapper."""
@@ -131,6 +144,8 @@ def make_env(task: str = "touch", observation: str = "privileged", self_model: F
     env = SmrlEnv(task=task, **env_kwargs)
     if observation == "privileged":
         return PrivilegedObservation(env)
+    if observation == "blind":
+        return BlindObservation(env)
     if self_model is None:
         raise ValueError("the self_model observation needs a FrozenSelfModel")
     import torch

@@ -4,7 +4,8 @@ the policy node never care which one runs (stable-baselines3's `predict` / `save
 An action is the env's `joint_delta` action (smrl_sim.core.env): n + 1 values in [-1, 1], joint i
 moves by a_i * max_joint_delta_rad from its measured position, the last value opens (> 0) or
 closes (<= 0) the gripper. What the policy observes is named by `observation_kind`:
-"self_model" (smrl_policy.core.observation, from pixels) or "privileged" (baselines only).
+"self_model" (smrl_policy.core.observation, from pixels), "privileged" (baselines only) or "blind"
+(joint positions only: a control, smrl_policy.core.environments).
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import numpy as np
 
 @runtime_checkable
 class Policy(Protocol):
-    observation_kind: str        # "self_model" or "privileged"
+    observation_kind: str        # "self_model", "privileged" or "blind"
     max_joint_delta_rad: float   # the scale of one action, as in the env it was trained in
 
     def act(self, observation: np.ndarray) -> np.ndarray:
