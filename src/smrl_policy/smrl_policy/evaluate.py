@@ -73,7 +73,7 @@ def evaluate(config: EvaluateConfig) -> list[dict]:
         result = run_episodes(policy, env, config.episodes, config.first_seed)
         env.close()
         metadata = getattr(policy, "metadata", {})
-        row = {"policy": name, "observation": policy.observation_kind, "algo": metadata.get("algo", "random"),
+        row = {"policy": name, "observation": policy.observation_kind if path else "-", "algo": metadata.get("algo", "random"),
                "trained_task": metadata.get("task"), "trained_env_steps": metadata.get("env_steps"),
                **result.summary(), "wall_s": round(time.perf_counter() - started, 1)}
         rows.append(row)

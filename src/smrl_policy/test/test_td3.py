@@ -56,8 +56,9 @@ def small_config(algo="td3", **overrides):
                               gamma=0.9, **overrides)
 
 
-@pytest.mark.parametrize("algo", ["td3", "ddpg"])
-def test_learns_to_reach_with_a_vector_env(algo):
+def test_td3_learns_to_reach_with_a_vector_env(algo="td3"):
+    """(DDPG learns it too, in about as long: left out to keep the suite short; the train command
+    test runs DDPG on the sim.)"""
     envs = gym.vector.SyncVectorEnv([PointReach, PointReach])
     seen = []
     agent = learn(small_config(algo), envs, lambda agent, report: seen.extend(report.finished_successes))
