@@ -120,7 +120,11 @@ def parse_args(argv: list[str] | None = None) -> EvaluateConfig:
 
 
 def main(argv: list[str] | None = None) -> None:
-    evaluate(parse_args(argv))
+    from smrl_self_model.core.model_file import ModelFileError
+    try:
+        evaluate(parse_args(argv))
+    except ModelFileError as error:
+        raise SystemExit(f"error: {error}") from None
 
 
 if __name__ == "__main__":

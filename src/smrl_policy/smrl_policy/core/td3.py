@@ -19,7 +19,6 @@ deterministically and saves to / loads from a versioned policy file (`FORMAT_NAM
 from __future__ import annotations
 
 import copy
-import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -290,7 +289,3 @@ def learn(config: TD3Config, envs: gym.vector.VectorEnv,
             callback(agent, StepReport(env_steps, finished_returns, finished_successes, metrics,
                                        time.perf_counter() - started))
     return agent
-
-
-def config_dict(config: TD3Config) -> dict:
-    return dataclasses.asdict(config)

@@ -188,6 +188,8 @@ def parse_args(argv: list[str] | None = None) -> CollectConfig:
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--workers", type=int, default=defaults.workers)
     args = {k.replace("-", "_"): v for k, v in vars(parser.parse_args(argv)).items()}
+    if args["policy"] is not None and not args["policy"].is_file():
+        parser.error(f"--policy {args['policy']}: no such file")
     if args["relocate_object_every_s"]:
         args["relocate_object_every_s"] = tuple(args["relocate_object_every_s"])
     return CollectConfig(**args)
