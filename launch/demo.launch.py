@@ -7,6 +7,7 @@ smrl_bringup's config/graph.yaml; this file turns that description into launch a
     ros2 launch launch/demo.launch.py record:=bags/run1               # also records a bag
     ros2 launch launch/demo.launch.py use_sim:=false bag:=<bag>       # a recorded arm instead of the sim
     ros2 launch launch/demo.launch.py use_sim:=false                  # a real arm's driver, started elsewhere
+    ros2 launch launch/demo.launch.py policy:=<file>                  # a trained policy drives instead of babbling
 
 Without the sim, whatever drives the arm must offer the topics of docs/driver-contract.md.
 """

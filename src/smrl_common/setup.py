@@ -15,6 +15,6 @@ setup(
     zip_safe=True,
     maintainer="SMRL developers",
     maintainer_email="smrl@example.org",
-    description="What every SMRL package shares: node helpers, the image codec, the pixel coordinate convention, joint name checks and the rosbags typestore with smrl_msgs; no simulator.",
+    description="What every SMRL package shares: node helpers, the image codec, the pixel coordinate convention, joint name checks, joint limits with the one joint command guard, and the rosbags typestore with smrl_msgs; no simulator.",
     license="Apache-2.0",
 )

@@ -23,6 +23,7 @@ setup(
     license="Apache-2.0",
     entry_points={
         "console_scripts": [
+            "policy_node = smrl_policy.policy_node:main",
         ],
     },
 )

@@ -26,7 +26,7 @@ from smrl_bag.core.bag_recording import BagError
 from smrl_bag.message_types import message_class
 from smrl_common.node_parameters import declare_parameters
 from smrl_common.node_runner import run_node
-from smrl_sim.core.joint_command_guard import CommandRejected, JointCommandGuard
+from smrl_common.core.joint_command_guard import CommandRejected, JointCommandGuard
 from smrl_sim.core.robot_config import load_robot_config
 from smrl_sim.core.trajectory import TrajectoryFollower
 

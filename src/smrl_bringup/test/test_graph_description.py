@@ -36,6 +36,15 @@ def test_without_the_sim_a_bag_is_replayed_as_the_driver_and_without_a_bag_nothi
     assert {"sim", "replay_driver"}.isdisjoint(node.name for node in graph.resolve({"use_sim": "false"}))
 
 
+def test_with_a_policy_file_the_policy_node_drives_the_arm_instead_of_the_scripted_motion():
+    nodes = {node.name: node for node in load_graph().resolve({"policy": "policies/td3_touch.pt", "robot": "kuka"})}
+    assert "scripted_motion" not in nodes, "one node commands the arm at a time"
+    assert nodes["policy"].parameters == {"robot": "kuka", "policy_file": "policies/td3_touch.pt"}
+    assert nodes["policy"].module() == "smrl_policy.policy_node"
+    assert {"sim", "keypoint_detector", "self_model"} <= set(nodes)
+    assert "policy" not in [node.name for node in load_graph().resolve()], "no policy file: babbling, as before"
+
+
 def test_ros_arguments_name_the_node_and_carry_files_overrides_and_remappings(tmp_path):
     path = tmp_path / "graph.yaml"
     path.write_text(yaml.safe_dump({

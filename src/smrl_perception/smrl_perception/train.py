@@ -10,7 +10,7 @@ from smrl_perception.core.checkpoint import CheckpointError
 from smrl_perception.core.loss import LossWeights
 from smrl_perception.core.pair_dataset import DatasetError
 from smrl_perception.core.training import TrainConfig, train
-from smrl_perception.core.transporter import FEATURE_STRIDES, TransporterConfig
+from smrl_perception.core.transporter import TransporterConfig
 
 
 def parse_args(argv: list[str] | None = None) -> TrainConfig:
@@ -27,8 +27,8 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     model.add_argument("--widths", type=int, nargs=2, default=TransporterConfig.encoder_widths, help="encoder channels")
     model.add_argument("--gaussian-std", type=float, default=TransporterConfig.gaussian_std, help="normalised units")
     model.add_argument("--norm-groups", type=int, default=TransporterConfig.norm_groups)
-    model.add_argument("--feature-stride", type=int, choices=FEATURE_STRIDES, default=TransporterConfig.feature_stride,
-                       help="image px per feature cell (2: finer features for objects of a few px)")
+    model.add_argument("--pixel-transport", action="store_true",
+                       help="transport the frames' pixels too, so small objects are drawn sharp")
     optimisation = parser.add_argument_group("optimisation")
     optimisation.add_argument("--steps", type=int, default=TrainConfig.steps)
     optimisation.add_argument("--gaussian-std-start", type=float, default=None,
@@ -42,6 +42,8 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     optimisation.add_argument("--weight-decay", type=float, default=TrainConfig.weight_decay)
     optimisation.add_argument("--reconstruction-weight", type=float, default=LossWeights.reconstruction)
     optimisation.add_argument("--consistency-weight", type=float, default=LossWeights.consistency)
+    optimisation.add_argument("--residual-attention-weight", type=float, default=LossWeights.residual_attention,
+                              help="pull heatmaps to where the reconstruction is still wrong (see loss.py)")
     optimisation.add_argument("--motion-weight", type=float, default=LossWeights.motion,
                               help="extra reconstruction weight of pixels that changed between the two frames")
     run = parser.add_argument_group("run")
@@ -63,10 +65,10 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
             encoder_widths=tuple(args.widths),
             gaussian_std=args.gaussian_std,
             norm_groups=args.norm_groups,
-            feature_stride=args.feature_stride,
+            pixel_transport=args.pixel_transport,
         ),
         loss_weights=LossWeights(reconstruction=args.reconstruction_weight, consistency=args.consistency_weight,
-                                 motion=args.motion_weight),
+                                 motion=args.motion_weight, residual_attention=args.residual_attention_weight),
         steps=args.steps,
         batch_size=args.batch_size,
         learning_rate=args.lr,

@@ -121,3 +121,18 @@ def test_config_rejects_sizes_the_encoder_cannot_take():
         TransporterConfig(image_size=66)
     with pytest.raises(ValueError, match="norm_groups"):
         TransporterConfig(encoder_widths=(6, 16), norm_groups=4)
+
+
+def test_pixel_transport_copies_source_pixels_pastes_target_pixels_at_its_keypoints_and_marks_holes():
+    model = Transporter(TransporterConfig(image_size=32, num_keypoints=1, encoder_widths=(8, 16), norm_groups=4,
+                                          pixel_transport=True))
+    source, target = torch.zeros(1, 3, 32, 32), torch.ones(1, 3, 32, 32)
+    source_mask, target_mask = torch.zeros(1, 1, 8, 8), torch.zeros(1, 1, 8, 8)
+    source_mask[0, 0, 1, 1] = 1.0   # the thing was at pixels 4-7 x 4-7 ...
+    target_mask[0, 0, 5, 6] = 1.0   # ... and went to pixels 20-23 (rows) x 24-27 (columns)
+    pixels, holes = model.transported_pixels(source + 0.5, target, source_mask, target_mask)
+    assert pixels[0, :, 21:23, 25:27].min() > 0.75    # the target's pixels where it arrived
+    assert pixels[0, :, 5:7, 5:7].max() < 0.25 and holes[0, 0, 5:7, 5:7].min() > 0.75  # cut out where it left: a hole
+    assert pixels[0, :, 30, 2].min() == 0.5 and holes[0, 0, 30, 2] == 0.0  # the source's pixels elsewhere
+    reconstructed = model(source, target)["reconstructed_target"]
+    assert reconstructed.shape == (1, 3, 32, 32) and torch.isfinite(reconstructed).all()

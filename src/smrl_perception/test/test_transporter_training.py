@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from smrl_perception.core.checkpoint import CheckpointError, load_checkpoint
-from smrl_perception.core.loss import LossWeights, transporter_loss
+from smrl_perception.core.loss import LossWeights, residual_attention, transporter_loss
 from smrl_perception.core.pair_dataset import Episode, FramePairs
 from smrl_perception.core.training import TrainConfig, train
 from smrl_perception.core.transporter import Transporter, TransporterConfig, images_to_tensor
@@ -81,3 +81,39 @@ def test_the_command_line_defaults_are_the_train_config_defaults():
     config = parse_args(["--data", "a", "b", "--keypoints", "5", "--widths", "8", "16", "--no-resume"])
     assert config.data == ["a", "b"] and config.model.num_keypoints == 5
     assert config.model.encoder_widths == (8, 16) and not config.resume
+
+
+def test_residual_attention_pulls_only_the_heatmap_nearest_the_worst_error_towards_it():
+    logits = torch.zeros(1, 3, 4, 4)
+    logits[0, 1, 3, 2] = 2.0          # heatmap 1 already leans towards cell (3, 2)
+    logits = logits.requires_grad_()
+    target = torch.zeros(1, 3, 16, 16)
+    target[0, :, 12:16, 8:12] = 1.0   # the reconstruction (all zeros) is most wrong in cell (3, 2)
+    heatmaps = torch.softmax(logits.flatten(2), -1).reshape(1, 3, 4, 4)
+    residual_attention(torch.zeros_like(target), target, heatmaps).backward()
+    assert logits.grad[0, [0, 2]].abs().max() == 0.0                  # the others are left alone
+    assert logits.grad[0, 1, 3, 2] < 0 and (logits.grad[0, 1].flatten()[:-6] > 0).all()  # mass moves there
+
+
+def test_with_pixel_transport_and_residual_attention_a_keypoint_finds_a_small_moving_square(make_frames):
+    torch.manual_seed(0)
+    pairs = FramePairs([Episode(str(seed), make_frames(20, seed=seed)) for seed in range(4)], 1, 3)
+    model = Transporter(TransporterConfig(image_size=32, num_keypoints=1, encoder_widths=(8, 16), norm_groups=4,
+                                          pixel_transport=True))
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    rng = np.random.default_rng(0)
+    weights = LossWeights(residual_attention=0.002)
+    for _ in range(60):
+        source, target = (images_to_tensor(frames) for frames in pairs.sample(8, rng))
+        losses = transporter_loss(model, source, target, weights)
+        optimizer.zero_grad()
+        losses["total"].backward()
+        optimizer.step()
+    frames = make_frames(20, seed=7)
+    with torch.no_grad():
+        centers = model.keypoints(images_to_tensor(frames))["centers"][:, 0].numpy()
+    centers_px = (centers + 1) / 2 * 32 - 0.5
+    square_px = np.array([np.argwhere(frame[..., 0] > 200).mean(0)[::-1] for frame in frames])  # (x, y)
+    distance = np.linalg.norm(centers_px - square_px, axis=1)
+    print(f"keypoint to square: median {np.median(distance):.1f} px")
+    assert np.median(distance) < 3.0

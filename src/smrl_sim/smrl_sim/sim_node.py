@@ -27,7 +27,7 @@ from smrl_common.image_messages import rgb_to_image_msg
 from smrl_common.node_parameters import declare_parameters
 from smrl_common.node_runner import run_node
 from smrl_msgs.srv import ResetEpisode
-from smrl_sim.core.joint_command_guard import CommandRejected, JointCommandGuard
+from smrl_common.core.joint_command_guard import CommandRejected, JointCommandGuard
 from smrl_sim.core.robot import urdf_with_absolute_meshes
 from smrl_sim.core.scene import SimWorld, load_scene_config
 from smrl_sim.core.tasks import TASKS, make_task

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from smrl_sim.core.joint_command_guard import CommandRejected, JointCommandGuard, JointLimits
+from smrl_common.core.joint_command_guard import CommandRejected, JointCommandGuard, JointLimits
 from smrl_sim.core.trajectory import TrajectoryFollower
 
 LIMITS = JointLimits(("a", "b"), np.array([-1.0, -1.0]), np.array([1.0, 1.0]), np.array([1.0, 1.0]))

@@ -7,8 +7,7 @@ target's keypoints cut out and the target's features pasted in at the target's k
 changes between the frames can only get into the reconstruction through the keypoints, so they
 learn to sit on what moves: here the arm (and whatever it pushes).
 
-Shapes (B = batch, K = keypoints, C = feature channels, H x W = image, h x w = H/s x W/s with the
-feature stride s = 4, or 2 to give objects of a few pixels their own feature cells):
+Shapes (B = batch, K = keypoints, C = feature channels, H x W = image, h x w = H/4 x W/4):
 
     image (B, 3, H, W) float in [0, 1]
       -> ImageEncoder    -> features (B, C, h, w)
@@ -17,9 +16,10 @@ feature stride s = 4, or 2 to give objects of a few pixels their own feature cel
       -> gaussian_maps   -> (B, K, h, w), 1 at each centre
     transport(features, gaussian maps of both frames) -> (B, C, h, w)
       -> RefineNet      -> reconstructed target (B, 3, H, W)
+      (+ PixelBlend of the frames' pixels transported with the same masks, if `pixel_transport`)
 
 Normalised coordinates follow docs/architecture.md: x right, y down, in [-1, 1], pixel centres
-at (u + 0.5) / W * 2 - 1. A feature cell covers s x s pixels and its centre obeys the same rule at
+at (u + 0.5) / W * 2 - 1. A feature cell covers 4 x 4 pixels and its centre obeys the same rule at
 the feature size, so centres need no conversion between the two grids.
 """
 from __future__ import annotations
@@ -29,10 +29,11 @@ from typing import TypedDict
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-#: Feature strides the encoders support: 4 (two stride-2 steps, the Transporter's) or 2 (one).
-FEATURE_STRIDES = (2, 4)
+#: Each stride-2 step halves the image; the encoders take two, so features are 1/4 of the image.
+FEATURE_STRIDE = 4
 #: Initial scale of the heatmap layer; see KeypointEncoder.
 HEATMAP_INIT_GAIN = 10.0
 
@@ -44,12 +45,10 @@ class TransporterConfig:
     encoder_widths: tuple[int, int] = (16, 32)  # channels at 1/2 and 1/4 of the image size
     gaussian_std: float = 0.1               # normalised units (the image is 2 wide)
     norm_groups: int = 4                    # GroupNorm groups per layer (1 = LayerNorm-like)
-    feature_stride: int = 4                 # image px per feature cell: 4, or 2 for small objects
+    pixel_transport: bool = False           # transport the frames' pixels too (see PixelBlend)
 
     def __post_init__(self) -> None:
-        if self.feature_stride not in FEATURE_STRIDES:
-            raise ValueError(f"feature_stride {self.feature_stride} must be one of {FEATURE_STRIDES}")
-        if self.image_size % 4 or self.image_size < 16:
+        if self.image_size % FEATURE_STRIDE or self.image_size < 16:
             raise ValueError(f"image_size {self.image_size} px must be a multiple of 4 and >= 16")
         if self.num_keypoints < 1 or self.gaussian_std <= 0:
             raise ValueError("num_keypoints must be >= 1 and gaussian_std > 0")
@@ -82,24 +81,22 @@ def conv_block(in_channels: int, out_channels: int, kernel_size: int, stride: in
 
 
 class ImageEncoder(nn.Sequential):
-    """(B, 3, H, W) -> (B, widths[-1], H/s, W/s), s = feature_stride: a 7x7 conv, then per width
-    a 3x3 (stride 2; the second width's stride 1 when s = 2) and a 3x3."""
+    """(B, 3, H, W) -> (B, widths[-1], H/4, W/4): a 7x7 conv, then per width a stride-2 3x3 and a 3x3."""
 
     def __init__(self, config: TransporterConfig) -> None:
         first, second = config.encoder_widths
         groups = config.norm_groups
-        second_stride = config.feature_stride // 2
         super().__init__(
             conv_block(3, first, 7, 1, groups),        # (B, first, H, W)
             conv_block(first, first, 3, 2, groups),    # (B, first, H/2, W/2)
             conv_block(first, first, 3, 1, groups),
-            conv_block(first, second, 3, second_stride, groups),   # (B, second, H/s, W/s)
+            conv_block(first, second, 3, 2, groups),   # (B, second, H/4, W/4)
             conv_block(second, second, 3, 1, groups),
         )
 
 
 class KeypointEncoder(nn.Sequential):
-    """(B, 3, H, W) -> (B, K, H/s, W/s) heatmap logits: an own ImageEncoder and a 1x1 conv.
+    """(B, 3, H, W) -> (B, K, H/4, W/4) heatmap logits: an own ImageEncoder and a 1x1 conv.
 
     The 1x1 conv starts with HEATMAP_INIT_GAIN times PyTorch's default weights, so the first
     heatmaps already peak on salient image regions. With near-uniform first heatmaps every
@@ -116,7 +113,7 @@ class KeypointEncoder(nn.Sequential):
 
 
 class RefineNet(nn.Sequential):
-    """(B, widths[-1], H/s, W/s) transported features -> (B, 3, H, W) image; mirrors the encoder.
+    """(B, widths[-1], H/4, W/4) transported features -> (B, 3, H, W) image; mirrors the encoder.
 
     The output is linear (not squashed to [0, 1]) so the reconstruction loss never saturates.
     """
@@ -124,15 +121,33 @@ class RefineNet(nn.Sequential):
     def __init__(self, config: TransporterConfig) -> None:
         first, second = config.encoder_widths
         groups = config.norm_groups
-        to_half_size = [nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False)] if config.feature_stride == 4 else []
         super().__init__(
-            conv_block(second, second, 3, 1, groups),  # (B, second, H/s, W/s)
-            *to_half_size,
+            conv_block(second, second, 3, 1, groups),  # (B, second, H/4, W/4)
+            nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False),
             conv_block(second, first, 3, 1, groups),   # (B, first, H/2, W/2)
             conv_block(first, first, 3, 1, groups),
             nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False),
             conv_block(first, first, 3, 1, groups),    # (B, first, H, W)
             nn.Conv2d(first, 3, kernel_size=7, padding=3),  # (B, 3, H, W)
+        )
+
+
+class PixelBlend(nn.Sequential):
+    """(B, 3 + 3 + 1, H, W) refine-net image, transported pixels, hole mask -> (B, 3, H, W) image.
+
+    With `pixel_transport` the frames' pixels are transported like the features, at full
+    resolution: the source's pixels where no keypoint of either frame is, the target's at the
+    target's keypoints. The 16-32 feature channels at 1/4 of the image blur a 4 px object away, so
+    without this a keypoint on it buys nothing; with it, everything that stands still is copied
+    exactly and the only error left is what moved and no keypoint covers.
+    """
+
+    def __init__(self, config: TransporterConfig) -> None:
+        first = config.encoder_widths[0]
+        super().__init__(
+            nn.Conv2d(7, first, kernel_size=3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(first, 3, kernel_size=3, padding=1),
         )
 
 
@@ -200,6 +215,7 @@ class Transporter(nn.Module):
         self.image_encoder = ImageEncoder(config)
         self.keypoint_encoder = KeypointEncoder(config)
         self.refine_net = RefineNet(config)
+        self.pixel_blend = PixelBlend(config) if config.pixel_transport else None
 
     def keypoints(self, images: torch.Tensor) -> Keypoints:
         """(B, 3, H, W) images in [0, 1] -> their keypoints (the keypoint path only)."""
@@ -225,19 +241,33 @@ class Transporter(nn.Module):
         keypoints_target = self.keypoints(target)
         features_source = self.image_encoder(source)
         features_target = self.image_encoder(target)
-        transported = transport(
-            features_source,
-            features_target,
-            self.transport_masks(keypoints_source),
-            self.transport_masks(keypoints_target),
-        )
+        source_masks = self.transport_masks(keypoints_source)
+        target_masks = self.transport_masks(keypoints_target)
+        transported = transport(features_source, features_target, source_masks, target_masks)
+        reconstructed = self.refine_net(transported)
+        if self.pixel_blend is not None:
+            reconstructed = reconstructed + self.pixel_blend(
+                torch.cat([reconstructed, *self.transported_pixels(source, target, source_masks, target_masks)], 1))
         return {
-            "reconstructed_target": self.refine_net(transported),
+            "reconstructed_target": reconstructed,
             "features_source": features_source,
             "features_target": features_target,
             "keypoints_source": keypoints_source,
             "keypoints_target": keypoints_target,
         }
+
+
+    def transported_pixels(self, source: torch.Tensor, target: torch.Tensor, source_masks: torch.Tensor,
+                           target_masks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The frames' pixels (B, 3, H, W) transported with the masks (B, K, h, w) brought to full
+        resolution, and the holes (B, 1, H, W) where neither frame's pixels are kept."""
+        size = self.config.image_size
+        source_masks = F.interpolate(source_masks, size=(size, size), mode="bilinear", align_corners=False)
+        target_masks = F.interpolate(target_masks, size=(size, size), mode="bilinear", align_corners=False)
+        ones = torch.ones_like(source[:, :1])
+        pixels = transport(source, target, source_masks, target_masks)
+        covered = transport(ones, ones, source_masks, target_masks)
+        return pixels, 1.0 - covered
 
 
 def transport_masks_of(keypoints: Keypoints, heatmap_mask_weight: float) -> torch.Tensor:

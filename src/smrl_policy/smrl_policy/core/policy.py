@@ -32,6 +32,7 @@ class Policy(Protocol):
 #: imported only when a file of that format is opened. A new algorithm adds its line here.
 POLICY_FORMATS = {
     "smrl_policy.td3": "smrl_policy.core.td3:TD3Policy",
+    "smrl_policy.active_inference": "smrl_policy.core.active_inference:ActiveInferenceAgent",
 }
 
 

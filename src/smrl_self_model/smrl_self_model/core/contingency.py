@@ -97,14 +97,13 @@ class ContingencyConfig:
     min_evidence_samples: int = 150
     """Kept samples before a label: from ~100 the constant-Jacobian R2 of body points is clear of
     the threshold on the synthetic arm (0.65-0.8, others < 0.1); before that, LABEL_UNKNOWN."""
-    self_threshold: float = 0.425
-    """Score from which a keypoint is self. Tuned on the train episodes of the Panda datasets with
-    the shipped keypoint model (`evaluate-self-model` reports the sweep): keypoints on the arm
-    score 0.66-0.82 alone and 0.52-0.59 beside the look-alike arm (10 and 30 Hz), whose motion
-    tugs at them; keypoints on the look-alike arm <= 0.06; keypoints that follow either arm by
-    turns 0.27-0.32. Every threshold from 0.35 to 0.5 labels all four scenes' train episodes
-    right; this is the middle. On the synthetic arm: body points 0.7-0.9, a pushed object and a
-    distractor ~0."""
+    self_threshold: float = 0.125
+    """Score from which a keypoint is self: the best of `evaluate-self-model`'s sweep on the train
+    episodes of all eight scenes (both arms) with the shipped keypoint models of 2026-12-01 (round
+    3; the worst scene's min(precision, recall) 0.50 at 0.125, 0.00 at the round-1 models' 0.425).
+    With them the Panda's arm keypoints score 0.31-0.75 alone but 0.08-0.60 beside the look-alike
+    arm, whose motion tugs at them; the object's keypoint 0.01-0.02. On the synthetic arm: body
+    points 0.7-0.9, a pushed object and a distractor ~0."""
     min_motion_rms: float = 0.005
     """RMS displacement per sample (normalised; 0.16 px at 64 px) below which a keypoint did not
     move while the arm did: static background, world."""
@@ -152,16 +151,13 @@ class ContingencyConfig:
     """Per-frame judgement (`frame_labels`): a keypoint is self in a frame when it is within this
     distance (normalised; 6.4 px at 64 px) of where its position model puts it for the joint state
     of that frame. The best of evaluate-self-model's sweep on validation episodes (the last 12 train
-    episodes of every scene, both arms; 2026-12-01), at minimum score 0.25: the worst scene's
-    min(precision, recall) was 0.25 at radius 0.04, 0.62 at 0.1, 0.68 at 0.2 (the KUKA's precision,
-    which no radius mends); the Panda scenes' recall 0.30-0.92 at 0.04, 0.89-1.00 at 0.2, their
-    precision 0.90-0.96 and 0.81-0.97."""
-    frame_min_score: float = 0.25
+    episodes of every scene, both arms), with the round-1 keypoint models and again with round 3's
+    (2026-12-01: worst scene's min(precision, recall) 0.675)."""
+    frame_min_score: float = 0.05
     """Per-frame judgement: only keypoints whose motion the joints explain at least this much
-    (labeller score) can be self in any frame. Below the per-keypoint `self_threshold`, so that a
-    keypoint following the agent's arm in only part of the frames (scores 0.3-0.35 beside the
-    look-alike arm) qualifies; above what the look-alike arm's keypoints score (<= 0.12). The best
-    of the same validation sweep (0.05-0.5)."""
+    (labeller score) can be self in any frame; the position model then decides frame by frame.
+    The best of the same validation sweep (0.05-0.5) with round 3's keypoint models (0.25 with
+    round 1's): their arm keypoints score as low as 0.08 beside the look-alike arm."""
 
 
 def varying_jacobian_features(start_rad: np.ndarray, end_rad: np.ndarray) -> np.ndarray:

@@ -56,7 +56,7 @@ def arm_joint_positions(names: Sequence[str], positions: Sequence[float], joint_
     missing = [name for name in joint_names if name not in index]
     if missing:
         raise MalformedJointState("unknown joint names", f"no {missing} among {list(names)} "
-                                                         f"(the body schema's joints are {list(joint_names)})")
+                                                         f"(the joints wanted: {list(joint_names)})")
     arm = np.array([positions[index[name]] for name in joint_names], dtype=np.float64)
     if not np.isfinite(arm).all():
         raise MalformedJointState("non-finite positions", f"{dict(zip(joint_names, arm.tolist()))}")

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from smrl_sim.core.joint_command_guard import JointLimits
+from smrl_common.core.joint_command_guard import JointLimits
 
 if TYPE_CHECKING:  # the scripted motion node uses random_joint_targets without a simulator
     from smrl_sim.core.scene import SimWorld

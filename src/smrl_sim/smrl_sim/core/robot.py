@@ -11,7 +11,7 @@ import numpy as np
 import pybullet
 from pybullet_utils.bullet_client import BulletClient
 
-from smrl_sim.core.joint_command_guard import JointLimits
+from smrl_common.core.joint_command_guard import JointLimits
 from smrl_sim.core.robot_config import RobotConfig
 
 POSITION_GAIN = 0.3                    # fraction of the position error corrected per physics step

@@ -12,7 +12,7 @@ import numpy as np
 import pybullet_data
 
 from smrl_sim.core.config_files import config_path, load_yaml
-from smrl_sim.core.joint_command_guard import JointLimits
+from smrl_common.core.joint_command_guard import JointLimits
 
 
 @dataclass(frozen=True)

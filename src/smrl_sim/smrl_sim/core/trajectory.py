@@ -12,7 +12,7 @@ from typing import Sequence
 
 import numpy as np
 
-from smrl_sim.core.joint_command_guard import JointCommandGuard
+from smrl_common.core.joint_command_guard import JointCommandGuard
 
 
 @dataclass(frozen=True)

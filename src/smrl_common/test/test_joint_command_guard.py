@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from smrl_sim.core.joint_command_guard import CommandRejected, JointCommandGuard, JointLimits
+from smrl_common.core.joint_command_guard import CommandRejected, JointCommandGuard, JointLimits
 
 LIMITS = JointLimits(("a", "b", "c"), np.array([-1.0, -2.0, 0.0]), np.array([1.0, 2.0, 0.5]), np.array([1.0, 2.0, 0.5]))
 
