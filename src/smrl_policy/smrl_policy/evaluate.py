@@ -68,6 +68,11 @@ def evaluate(config: EvaluateConfig) -> list[dict]:
                 if data not in self_models:
                     self_models[data] = FrozenSelfModel.from_dataset(data, collect_if_missing=True)
                 self_model = self_models[data]
+                trained_with = getattr(policy, "metadata", {}).get("keypoint_model_sha256")
+                if trained_with != self_model.keypoint_model_sha256:
+                    raise SystemExit(f"error: {path} was trained on the output of another keypoint model "
+                                     f"(sha256 {str(trained_with)[:12]}, shipped now {self_model.keypoint_model_sha256[:12]}): "
+                                     f"retrain it (./smrl train-policy --observation self_model)")
             env = make_env(config.task, policy.observation_kind, self_model, max_episode_steps=config.max_episode_steps,
                            max_joint_delta_rad=policy.max_joint_delta_rad)
         result = run_episodes(policy, env, config.episodes, config.first_seed)

@@ -159,7 +159,8 @@ def train(config: TrainConfig) -> dict:
     envs = make_vector_env(config.num_envs, config.task, config.observation, self_model, **env_kwargs)
     eval_env = make_env(config.task, config.observation, self_model, **env_kwargs)
     metadata = {"task": config.task, "train_seed": config.seed,
-                "self_model_data": str(config.self_model_data) if self_model else None}
+                "self_model_data": str(config.self_model_data) if self_model else None,
+                "keypoint_model_sha256": self_model.keypoint_model_sha256 if self_model else None}
     recorder = TrainingRecorder(config, eval_env, metadata)
     interrupted = False
     # Ctrl-C and SIGTERM stop training cleanly (SIGINT too when started in the background, where the

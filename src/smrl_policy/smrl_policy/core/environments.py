@@ -71,6 +71,7 @@ class FrozenSelfModel:
     labeller: Any          # smrl_self_model.core.contingency.ContingencyLabeller, refreshed
     num_arm_joints: int
     dataset: str           # where it was fitted, for the record
+    keypoint_model_sha256: str = ""   # of the keypoint model file: a policy only fits the model it was trained on
 
     @classmethod
     def from_dataset(cls, folder: Path | str, robot: str = "panda", max_episodes: int | None = None,
@@ -79,6 +80,9 @@ class FrozenSelfModel:
         labeller episode by episode, refresh once. A missing folder is collected first when
         `collect_if_missing` (SELF_MODEL_DATA_EPISODES of seed SELF_MODEL_DATA_SEED), else it, like a
         broken one, raises DatasetError."""
+        import hashlib
+
+        from smrl_perception.core.checkpoint import shipped_model_file
         from smrl_perception.core.keypoint_detector import KeypointDetector
         from smrl_self_model.core.contingency import ContingencyLabeller
         from smrl_sim.core.episode_dataset import iter_episodes
@@ -90,6 +94,8 @@ class FrozenSelfModel:
             collect(CollectConfig(out=Path(folder), episodes=SELF_MODEL_DATA_EPISODES, seed=SELF_MODEL_DATA_SEED))
 
         detector = KeypointDetector.from_checkpoint(None, robot=robot)
+        with shipped_model_file(robot) as path:
+            keypoint_model_sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
         labeller = None
         for index, (_, episode) in enumerate(iter_episodes(Path(folder), keys=("rgb", "joint_positions"))):
             if max_episodes is not None and index >= max_episodes:
@@ -99,7 +105,7 @@ class FrozenSelfModel:
                 labeller = ContingencyLabeller(detector.num_keypoints, episode["joint_positions"].shape[1])
             labeller.update_episode(keypoints.normalised, keypoints.intensities, episode["joint_positions"])
         labeller.refresh()
-        return cls(detector, labeller, labeller.num_joints, str(folder))
+        return cls(detector, labeller, labeller.num_joints, str(folder), keypoint_model_sha256)
 
     @property
     def num_keypoints(self) -> int:
