@@ -4,7 +4,8 @@ the policy node never care which one runs (stable-baselines3's `predict` / `save
 An action is the env's `joint_delta` action (smrl_sim.core.env): n + 1 values in [-1, 1], joint i
 moves by a_i * max_joint_delta_rad from its measured position, the last value opens (> 0) or
 closes (<= 0) the gripper. What the policy observes is named by `observation_kind`:
-"self_model" (smrl_policy.core.observation, from pixels) or "privileged" (baselines only).
+"self_model" (smrl_policy.core.observation, from pixels), "privileged" (baselines only) or "blind"
+(joint positions only: a control, smrl_policy.core.environments).
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import numpy as np
 
 @runtime_checkable
 class Policy(Protocol):
-    observation_kind: str        # "self_model" or "privileged"
+    observation_kind: str        # "self_model", "privileged" or "blind"
     max_joint_delta_rad: float   # the scale of one action, as in the env it was trained in
 
     def act(self, observation: np.ndarray) -> np.ndarray:
@@ -25,3 +26,60 @@ class Policy(Protocol):
 
     def save(self, path: Path | str) -> Path:
         ...
+
+
+#: Policy file formats and the class that opens each ("module:Class" with a `load(path)` classmethod),
+#: imported only when a file of that format is opened. A new algorithm adds its line here.
+POLICY_FORMATS = {
+    "smrl_policy.td3": "smrl_policy.core.td3:TD3Policy",
+    "smrl_policy.active_inference": "smrl_policy.core.active_inference:ActiveInferenceAgent",
+}
+
+
+def policy_file_format(path: Path | str) -> str:
+    """The format name written in a policy file; raises ModelFileError for missing or unreadable files."""
+    import torch
+
+    from smrl_self_model.core.model_file import ModelFileError
+
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(path, "no such file")
+    try:
+        content = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises many types for truncated or foreign files
+        text = str(error).strip()
+        raise ModelFileError(path, f"not a readable policy file ({text.splitlines()[0] if text else type(error).__name__})") from None
+    if not isinstance(content, dict) or not isinstance(content.get("format"), str):
+        raise ModelFileError(path, "not a policy file (no format name)")
+    return content["format"]
+
+
+def load_policy(path: Path | str) -> Policy:
+    """Open any policy file by the format name it holds (POLICY_FORMATS)."""
+    import importlib
+
+    from smrl_self_model.core.model_file import ModelFileError
+
+    format_name = policy_file_format(path)
+    if format_name not in POLICY_FORMATS:
+        raise ModelFileError(path, f"format {format_name!r} is not a policy format (known: {sorted(POLICY_FORMATS)})")
+    module_name, class_name = POLICY_FORMATS[format_name].split(":")
+    return getattr(importlib.import_module(module_name), class_name).load(path)
+
+
+class RandomPolicy:
+    """Uniform random actions: the floor every policy is compared with (seeded; not deterministic)."""
+
+    def __init__(self, action_size: int, observation_kind: str = "privileged", max_joint_delta_rad: float = 0.15,
+                 seed: int = 0) -> None:
+        self.action_size = action_size
+        self.observation_kind = observation_kind
+        self.max_joint_delta_rad = max_joint_delta_rad
+        self.rng = np.random.default_rng(seed)
+
+    def act(self, observation: np.ndarray) -> np.ndarray:
+        return self.rng.uniform(-1.0, 1.0, self.action_size).astype(np.float32)
+
+    def save(self, path: Path | str) -> Path:
+        raise NotImplementedError("a random policy has nothing to save")
