@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import multiprocessing
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -144,7 +145,10 @@ def collect(config: CollectConfig) -> dict[str, float]:
         "seed": config.seed,
     })
     stats = []
-    with ProcessPoolExecutor(max_workers=config.workers) as pool:
+    # Workers come from a fork server, not a fork of this process: a caller that already runs
+    # threads (torch, rclpy; the test suite) can leave a forked child holding a lock forever or
+    # crashing in its first garbage collection (seen: a segfault in ElementTree, full test run).
+    with ProcessPoolExecutor(max_workers=config.workers, mp_context=multiprocessing.get_context("forkserver")) as pool:
         futures = [pool.submit(collect_episode, config, i) for i in range(config.episodes)]
         for future in tqdm(futures, desc=f"collect {config.out.name}", unit="episode"):
             stats.append(future.result())
