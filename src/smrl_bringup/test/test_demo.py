@@ -30,11 +30,14 @@ def test_the_demo_runs_the_graph_as_processes_and_writes_its_bag_pictures_and_su
     assert set(memory["rss_peak_by_node"]) == set(summary["nodes"])
     assert summary["rejected_commands"] == {}
     # On a loaded machine a keypoint frame can reach the self model after the joint states it needs
-    # left its history (seen: 2 of ~170 frames, with a busy-loop on one core), or, at start-up,
-    # before the first joint states (seen: 37 of ~1350 frames with two training jobs running):
-    # dropped and counted, never more than 5 % of the frames.
-    dropped = summary["dropped"]["self_model"]
-    assert set(dropped) <= {"keypoints: keypoints older than the joint states", "keypoints: no joint states"}, dropped
+    # left its history (seen: 2 of ~170 frames, with a busy-loop on one core): dropped and counted,
+    # at most 5 % of the frames. At start-up, DDS may match the keypoints before the joint states
+    # (seen: 37-64 frames before the first joint states, with a training job on the machine): counted
+    # too, and bounded by 3 s of camera frames.
+    dropped = dict(summary["dropped"]["self_model"])
+    before_first_joint_states = dropped.pop("keypoints: no joint states", 0)
+    assert before_first_joint_states <= 3.0 * rates["camera/image_raw"], summary["dropped"]
+    assert set(dropped) <= {"keypoints: keypoints older than the joint states"}, dropped
     assert sum(dropped.values()) <= 0.05 * received["keypoints"], dropped
     assert summary["labeller_samples"] > 0 and max(summary["joint_range_rad"]) > 0.3
     assert len(summary["final_labels"]) == 8 and summary["body_schema_error_px_last_100"] < 10
