@@ -105,7 +105,7 @@ def test_policy_file_round_trip_and_errors(tmp_path):
         loaded.act(np.full(6, np.nan))
     corrupt = tmp_path / "corrupt.pt"
     corrupt.write_bytes(path.read_bytes()[:100])
-    with pytest.raises(ModelFileError, match="corrupt.pt: not a readable policy file"):
+    with pytest.raises(ModelFileError, match="corrupt.pt: not a readable model file"):
         load_policy(corrupt)
     with pytest.raises(ModelFileError, match="no such file"):
         load_policy(tmp_path / "missing.pt")

@@ -38,21 +38,9 @@ POLICY_FORMATS = {
 
 def policy_file_format(path: Path | str) -> str:
     """The format name written in a policy file; raises ModelFileError for missing or unreadable files."""
-    import torch
+    from smrl_self_model.core.model_file import read_model_file
 
-    from smrl_self_model.core.model_file import ModelFileError
-
-    path = Path(path)
-    if not path.is_file():
-        raise ModelFileError(path, "no such file")
-    try:
-        content = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises many types for truncated or foreign files
-        text = str(error).strip()
-        raise ModelFileError(path, f"not a readable policy file ({text.splitlines()[0] if text else type(error).__name__})") from None
-    if not isinstance(content, dict) or not isinstance(content.get("format"), str):
-        raise ModelFileError(path, "not a policy file (no format name)")
-    return content["format"]
+    return read_model_file(path)["format"]
 
 
 def load_policy(path: Path | str) -> Policy:

@@ -40,8 +40,8 @@ def save_model_file(path: Path | str, format_name: str, format_version: int, met
     return path
 
 
-def load_model_file(path: Path | str, format_name: str, format_version: int) -> tuple[dict, dict[str, torch.Tensor]]:
-    """Read and check a model file: returns (metadata, state_dict)."""
+def read_model_file(path: Path | str) -> dict:
+    """The raw content of a model file (a dict with its format name), unchecked beyond that."""
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(path, "no such file")
@@ -49,7 +49,15 @@ def load_model_file(path: Path | str, format_name: str, format_version: int) -> 
         content = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many types for truncated or foreign files
         raise ModelFileError(path, f"not a readable model file ({_first_line(error)})") from None
-    if not isinstance(content, dict) or content.get("format") != format_name:
+    if not isinstance(content, dict) or not isinstance(content.get("format"), str):
+        raise ModelFileError(path, "not a model file (no format name)")
+    return content
+
+
+def load_model_file(path: Path | str, format_name: str, format_version: int) -> tuple[dict, dict[str, torch.Tensor]]:
+    """Read and check a model file: returns (metadata, state_dict)."""
+    content = read_model_file(path)
+    if content["format"] != format_name:
         raise ModelFileError(path, f"not a {format_name} file")
     if content.get("format_version") != format_version:
         raise ModelFileError(path, f"format version {content.get('format_version')!r}, "
