@@ -126,7 +126,7 @@ def test_the_action_is_deterministic_and_fast_enough(agent):
     assert np.median(times_ms) < 100.0  # >= 10 Hz on one thread (typically ~10-30 ms)
 
 
-def test_the_hand_is_the_most_distal_self_keypoint_of_the_body_schema():
+def test_the_hand_is_the_self_keypoint_of_the_body_schema_that_moves_most_with_the_joints():
     """A fake schema: keypoint 0 moves with joint 0 only (near the base), keypoint 1 with joints 0-2."""
     def predict(q):
         q = np.atleast_2d(q)
@@ -234,6 +234,13 @@ def test_the_any_keypoint_preference_is_content_with_any_self_keypoint_at_the_go
     keypoints = torch.tensor(load_shipped_body_schema().predict(HOME_RAD), dtype=torch.float32)
     other = int(torch.argmax((keypoints - keypoints[agent.hand]).norm(dim=-1)))   # farthest from the hand
     still = torch.zeros(1, 3, 7)
-    cost_hand, cost_any = (a.expected_free_energy(still, keypoints, torch.tensor(HOME_RAD, dtype=torch.float32),
-                                                  keypoints[other]).item() for a in (agent, any_keypoint))
-    assert cost_any < 0.5 * cost_hand
+    joints = torch.tensor(HOME_RAD, dtype=torch.float32)
+    cost_hand, cost_any = (a.expected_free_energy(still, keypoints, joints, keypoints[other]).item()
+                           for a in (agent, any_keypoint))
+    cost_at_the_hand = agent.expected_free_energy(still, keypoints, joints, keypoints[agent.hand]).item()
+    away = keypoints.mean(dim=0) + torch.tensor([0.5, 0.5])  # no self keypoint near it
+    cost_any_away = any_keypoint.expected_free_energy(still, keypoints, joints, away).item()
+    print(f"goal at the hand {cost_at_the_hand:.2f}; on another self keypoint: hand preference {cost_hand:.2f}, "
+          f"any {cost_any:.2f}; away from all, any {cost_any_away:.2f}")
+    assert cost_hand > cost_at_the_hand + 1.0   # the hand preference wants the hand there
+    assert cost_any < 0.5 * cost_any_away       # "any" is content with the self keypoint that is there
