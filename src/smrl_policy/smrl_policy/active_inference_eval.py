@@ -9,8 +9,8 @@ per-frame self / world labels of a contingency labeller that first lives through
 `priming_episodes` of motor babbling (the env's own seeds, not the evaluation's).
 Goals:
   oracle_px       ORACLE: the object's true centre projected into the image (privileged state),
-                  given to the agent as a pixel goal. Tests planner + forward model apart from the
-                  perception gap (no keypoint of the shipped model tracks the object).
+                  given to the agent as a pixel goal. Tests planner + forward model apart from
+                  perception (the shipped keypoint model's object keypoint jumps now and then).
   world_keypoint  the agent's own goal: the brightest keypoint labelled world in the frame.
 Episode i runs env seed `seed + i`, so other policies (TD3) can be scored on the same episodes.
 `run_episode`, `wilson_interval` and `SelfModelObserver` are small on purpose, to fold into the

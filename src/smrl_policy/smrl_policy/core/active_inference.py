@@ -49,9 +49,9 @@ iterations), from a zero mean (or, with `warm_start`, the last plan shifted by o
 the first action of the final mean is executed. The gripper value is fixed (`gripper_action`).
 
 Where the goal comes from (`goal_from_observation`): the keypoint labelled WORLD in this frame
-with the highest intensity. With the shipped keypoint model no keypoint tracks the task object
-(smrl_perception/models/README.md), so that goal is whatever world keypoint is brightest. For
-testing planner and forward model apart from that perception gap, `goal_px` may be given instead
+with the highest intensity: with the shipped keypoint model, the keypoint on the task object
+(smrl_perception/models/README.md; a median 1.3-2.6 px from it, but it jumps now and then). For
+testing planner and forward model apart from perception, `goal_px` may be given instead
 (an ORACLE goal when it comes from the simulator's privileged object position).
 
 Which self keypoint is the hand (`hand_keypoint_from_body_schema`): from the agent's own body
