@@ -13,8 +13,8 @@ Goals:
                   perception (the shipped keypoint model's object keypoint jumps now and then).
   world_keypoint  the agent's own goal: the brightest keypoint labelled world in the frame.
 Episode i runs env seed `seed + i`, so other policies (TD3) can be scored on the same episodes.
-`run_episode`, `wilson_interval` and `SelfModelObserver` are small on purpose, to fold into the
-shared evaluation command. Privileged values (object, end effector) are only read for scoring
+`run_episode` and `SelfModelObserver` are small on purpose, to fold into the shared evaluation
+command; the Wilson interval is smrl_policy.core.evaluation's. Privileged values (object, end effector) are only read for scoring
 and for the oracle goal.
 """
 from __future__ import annotations
@@ -32,8 +32,9 @@ import torch
 
 from smrl_perception.core.keypoint_detector import KeypointDetector
 from smrl_policy.core.active_inference import ActiveInferenceAgent, ActiveInferenceConfig
+from smrl_policy.core.evaluation import wilson_interval
 from smrl_policy.core.observation import self_model_observation
-from smrl_policy.core.policy import Policy
+from smrl_policy.core.policy import Policy, RandomPolicy, load_policy
 from smrl_self_model.core.contingency import ContingencyLabeller
 from smrl_sim.core.env import SmrlEnv
 from smrl_sim.core.motor_babbling import MotorBabbling
@@ -42,17 +43,6 @@ GOALS = ("oracle_px", "world_keypoint")
 BASELINES = ("random", "still")
 PLANNER_FLAGS = ("horizon", "population", "elites", "iterations")
 AGENT_FLAGS = ("preference_std_px", "prediction_std_px", "information_gain_weight", "action_prior_std")
-
-
-def wilson_interval(successes: int, trials: int, z: float = 1.96) -> tuple[float, float]:
-    """Wilson score interval of a binomial proportion (95 % for z = 1.96)."""
-    if trials <= 0:
-        return 0.0, 1.0
-    p = successes / trials
-    denominator = 1.0 + z**2 / trials
-    centre = (p + z**2 / (2 * trials)) / denominator
-    half = z * math.sqrt(p * (1 - p) / trials + z**2 / (4 * trials**2)) / denominator
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 class SelfModelObserver:
@@ -94,33 +84,33 @@ def prime_labeller(env: SmrlEnv, observer: SelfModelObserver, episodes: int, see
         observer.labeller.refresh()
 
 
-class BaselinePolicy:
-    """Reference points on the same episodes: "random" (uniform actions, seeded) or "still" (zeros)."""
+class StillPolicy:
+    """The "still" baseline: joints held, gripper open."""
 
     observation_kind = "self_model"
 
-    def __init__(self, kind: str, num_actions: int, max_joint_delta_rad: float, seed: int = 0) -> None:
-        if kind not in BASELINES:
-            raise ValueError(f"unknown baseline {kind!r}; known: {BASELINES}")
-        self.kind, self.num_actions, self.max_joint_delta_rad = kind, num_actions, max_joint_delta_rad
-        self.rng = np.random.default_rng(seed)
+    def __init__(self, num_actions: int, max_joint_delta_rad: float) -> None:
+        self.num_actions, self.max_joint_delta_rad = num_actions, max_joint_delta_rad
 
     def act(self, observation: np.ndarray) -> np.ndarray:
-        if self.kind == "still":
-            return np.append(np.zeros(self.num_actions - 1), 1.0).astype(np.float32)
-        return self.rng.uniform(-1.0, 1.0, self.num_actions).astype(np.float32)
+        return np.append(np.zeros(self.num_actions - 1), 1.0).astype(np.float32)
 
     def save(self, path: Path | str) -> Path:
         raise NotImplementedError("a baseline has nothing to save")
 
 
+def baseline_policy(kind: str, num_actions: int, max_joint_delta_rad: float, seed: int = 0) -> Policy:
+    """Reference points on the same episodes: "random" (uniform actions, seeded) or "still"."""
+    if kind == "random":
+        return RandomPolicy(num_actions, "self_model", max_joint_delta_rad, seed)
+    if kind == "still":
+        return StillPolicy(num_actions, max_joint_delta_rad)
+    raise ValueError(f"unknown baseline {kind!r}; known: {BASELINES}")
+
+
 def load_other_policy(path: str) -> Policy:
-    """Any policy file, through the shared loader (smrl_policy.core.policy.load_policy), to score it on
-    the same episodes; its observation must be the "self_model" one."""
-    try:
-        from smrl_policy.core.policy import load_policy
-    except ImportError:
-        raise SystemExit("--policy-file needs smrl_policy.core.policy.load_policy (the TD3 branch)") from None
+    """Any policy file, through the shared loader, to score it on the same episodes; its observation
+    must be the "self_model" one."""
     policy = load_policy(path)
     if policy.observation_kind != "self_model":
         raise SystemExit(f"{path}: a {policy.observation_kind!r} policy; this evaluation gives 'self_model' observations")
@@ -263,8 +253,8 @@ def evaluate(config: EvaluationConfig) -> dict:
     agent_config = replace(agent_config, **config.agent, max_joint_delta_rad=env.max_joint_delta_rad,
                            planner=replace(agent_config.planner, **config.planner))
     agent = ActiveInferenceAgent(agent_config)
-    policy = agent if not config.baseline else BaselinePolicy(config.baseline, agent.num_actions,
-                                                              env.max_joint_delta_rad, config.seed)
+    policy = agent if not config.baseline else baseline_policy(config.baseline, agent.num_actions,
+                                                               env.max_joint_delta_rad, config.seed)
     if config.policy_file:
         policy = load_other_policy(config.policy_file)
     detector = KeypointDetector.from_checkpoint()

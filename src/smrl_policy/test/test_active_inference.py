@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from smrl_common.core.pixel_coordinates import normalised_to_pixels
-from smrl_policy.active_inference_eval import wilson_interval
+from smrl_policy.core.evaluation import wilson_interval
 from smrl_policy.core.active_inference import (
     ActiveInferenceAgent,
     ActiveInferenceConfig,
