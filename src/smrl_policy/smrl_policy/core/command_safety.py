@@ -30,6 +30,7 @@ import numpy as np
 
 from smrl_common.core.joint_command_guard import JointLimits
 
+
 class ActionRejected(ValueError):
     """An action that must not be applied; `reason` is short and fit to count by."""
 
