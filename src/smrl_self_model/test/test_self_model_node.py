@@ -128,7 +128,7 @@ def test_frames_without_a_joint_state_near_them_are_dropped_and_counted(fed_node
     assert list(states[1].joint_positions) == pytest.approx([0.1, 0.2, 0.3])
     assert list(states[1].labels) == list(states[1].frame_labels) == [SelfModelState.LABEL_UNKNOWN] * 4
     assert [k.intensity for k in states[1].predicted_keypoints] == [1.0, 0.0, 1.0, 0.0]
-    send(99.0)   # older than the 1 s of joint states kept
+    send(99.0)   # older than the oldest joint state kept
     send(100.05, num_keypoints=5)
     send(100.5)  # the joint states stopped at 100.1...
     send(100.6)  # ...and the keypoints move on
