@@ -25,6 +25,7 @@ setup(
         "console_scripts": [
             "sim_node = smrl_sim.sim_node:main",
             "scripted_motion_node = smrl_sim.scripted_motion_node:main",
+            "episode_runner_node = smrl_sim.episode_runner_node:main",
             "smrl_collect = smrl_sim.core.collect:main",
             "smrl_sim_benchmark = smrl_sim.benchmark:main",
         ],

@@ -8,8 +8,8 @@ arm joint, in the robot config's order) and `<gripper_controller_name>/commands`
 published, for every policy command (the log also gives the node's own share: state received ->
 command).
 
-Each control tick: observation = the measured arm joints (the freshest joint states: what the
-action's deltas apply to) + the newest state's keypoints (smrl_policy.core.observation), the
+Each control tick: observation = the measured arm and gripper joints (the freshest joint states:
+what the action's deltas apply to; the env's `joint_positions`) + the newest state's keypoints (smrl_policy.core.observation), the
 policy's action, and smrl_policy.core.command_safety turns it into targets within the position
 limits and, at every command, the velocity limits. Ticks follow the camera: a tick runs as soon
 as a new self-model state arrives once 3/4 of a period (1 / rate_hz) has passed since the previous
@@ -172,8 +172,11 @@ class PolicyNode(Node):
         stale = stale_input(now_s, self.state_stamp_s, self.joint_state_received_s, self.p["stale_after_s"])
         if stale:
             return self.publish_hold(stale)
+        if self.gripper_names and self.measured_gripper is None:
+            return self.publish_hold("no gripper joint states")  # the policies observe the fingers too
+        joints = np.concatenate([self.measured_arm, self.measured_gripper]) if self.gripper_names else self.measured_arm
         try:
-            action = self.policy.act(self_model_observation(self.measured_arm, *self.keypoints))
+            action = self.policy.act(self_model_observation(joints, *self.keypoints))
             targets = self.safety.command(action, self.measured_arm, self.measured_gripper, time.monotonic())
         except ActionRejected as error:
             self.drop(f"action: {error.reason}", str(error))

@@ -49,6 +49,17 @@ def test_a_lagging_arm_keeps_commands_within_one_action_of_where_it_is():
     np.testing.assert_allclose(targets.arm, [0.05, 0.05, 0.05])
 
 
+def test_an_arm_moved_away_from_the_last_command_gets_commands_stepping_from_where_it_is():
+    safety = make_safety()
+    safety.command(np.ones(4), np.zeros(3), None, 0.0)            # the arm at 0 is sent towards +
+    moved = np.array([-0.9, -1.5, 0.05])                           # then moved (an episode reset)
+    targets = safety.command(np.ones(4), moved, None, PERIOD_S)
+    np.testing.assert_allclose(targets.arm, moved + ARM.velocity * PERIOD_S)  # not back towards 0
+    nearby = targets.arm - 0.5 * ARM.velocity * PERIOD_S          # an arm lagging by half a step stays on the commands
+    np.testing.assert_allclose(safety.command(np.ones(4), nearby, None, 2 * PERIOD_S).arm,
+                               np.minimum(targets.arm + ARM.velocity * PERIOD_S, ARM.upper))
+
+
 @pytest.mark.parametrize("action, reason", [
     (np.full(4, np.nan), "non-finite action"),
     ([1.0, 0.0, np.inf, 1.0], "non-finite action"),

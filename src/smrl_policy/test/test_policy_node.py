@@ -34,7 +34,8 @@ class ScriptedPolicy:
         self.observations: list[np.ndarray] = []
 
     def act(self, observation: np.ndarray) -> np.ndarray:
-        assert observation.shape == (observation_size(ROBOT.num_joints, NUM_KEYPOINTS),)
+        # the env's joint_positions: the arm, then the fingers (SmrlEnv._observation)
+        assert observation.shape == (observation_size(ROBOT.num_joints + len(ROBOT.gripper_joint_names), NUM_KEYPOINTS),)
         self.observations.append(observation)
         if self.error is not None:
             raise self.error

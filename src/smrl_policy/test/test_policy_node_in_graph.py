@@ -78,5 +78,5 @@ def test_the_policy_node_drives_the_sim_from_the_self_model_state(tmp_path, ros_
         assert commands >= 0.7 * RUN_S * node.p["rate_hz"]
         assert np.abs(joints[-1] - first_joints).max() > 0.1, "the arm moved"
         assert not node.dropped and node.safety.peak_speed_ratio <= 1.0 + 1e-9
-        assert policy.observation_sizes == {7 + 5 * 8}, "7 joints and the shipped model's 8 keypoints"
+        assert policy.observation_sizes == {7 + 2 + 5 * 8}, "7 arm joints, 2 fingers and the shipped model's 8 keypoints"
         node.destroy_node()

@@ -11,7 +11,8 @@ observation) only while someone subscribes and `camera/camera_info` has come.
 The body schema file decides the inputs: its joint names (picked out of joint_states by name) and
 its keypoint count. A keypoint frame waits (in `sync`) until a joint state stamped at or after it
 has come, then takes the nearest (core/joint_states.py). The contingency labeller learns online
-from the start (labels stay unknown until `min_evidence_samples`); it takes samples per message
+from the start (labels stay unknown until `min_evidence_samples`), or from the samples of a self
+model learned before (`self_evidence`, as a policy was trained with); it takes samples per message
 and recomputes labels on a timer.
 Unusable messages are dropped with a throttled warning and counted per reason in `dropped`.
 """
@@ -58,6 +59,9 @@ PARAMETERS = {
     "max_stamp_jump_s": (2.0, "Largest distance (s) of a message's stamp from the newest stamp taken (joint_states "
                               f"or keypoints); further ones are dropped, counted, unless {JUMP_CONFIRMATIONS} in a "
                               "row agree: then the clock jumped and the pairing starts over there."),
+    "self_evidence": ("", "Labeller samples saved earlier (smrl_self_model's ContingencyLabeller.save_evidence, "
+                          "e.g. the self model a policy was trained with): the labeller starts from them and "
+                          "learns on; empty: it starts knowing nothing."),
     "min_joint_step_rad": (LABELLER.min_joint_step_rad, "Joint motion (L2, rad) between two labeller samples."),
     "min_evidence_samples": (LABELLER.min_evidence_samples, "Labeller samples before a keypoint leaves 'unknown'."),
     "window_samples": (LABELLER.window_samples, "Labeller samples kept: the evidence labels rest on."),
@@ -100,11 +104,16 @@ class SelfModelNode(Node):
         torch.set_num_threads(p["num_threads"])
         # ModelFileError names the file and the reason; main() turns it into a clear exit.
         self.schema: BodySchema = BodySchema.load(p["body_schema"]) if p["body_schema"] else load_shipped_body_schema()
-        self.labeller = ContingencyLabeller(self.schema.num_keypoints, self.schema.num_joints, ContingencyConfig(
+        labeller_config = ContingencyConfig(
             min_joint_step_rad=p["min_joint_step_rad"], min_evidence_samples=p["min_evidence_samples"],
             window_samples=p["window_samples"], self_threshold=p["self_threshold"],
-            frame_self_radius=p["frame_self_radius"], frame_min_score=p["frame_min_score"]),
-            fit_in_background=True)  # a position model fit must not hold up the keypoint frames
+            frame_self_radius=p["frame_self_radius"], frame_min_score=p["frame_min_score"])
+        # fit_in_background: a position model fit must not hold up the keypoint frames
+        if p["self_evidence"]:
+            self.labeller = self.load_evidence(p["self_evidence"], labeller_config)
+        else:
+            self.labeller = ContingencyLabeller(self.schema.num_keypoints, self.schema.num_joints, labeller_config,
+                                                fit_in_background=True)
         self.sync: FrameSync[tuple[KeypointArray, np.ndarray, np.ndarray]] = FrameSync(
             p["max_joint_state_offset_s"], p["max_joint_state_wait_s"], JOINT_STATE_HISTORY_S, p["max_stamp_jump_s"])
         self.intrinsics: np.ndarray | None = None
@@ -124,6 +133,19 @@ class SelfModelNode(Node):
             f"body schema {p['body_schema'] or 'shipped with smrl_self_model'}: {self.schema.num_keypoints} keypoints "
             f"(predicts {self.schema.self_keypoint_indices}), joints {self.schema.joint_names}")
         self.started = True
+
+    def load_evidence(self, path: str, config: ContingencyConfig) -> ContingencyLabeller:
+        """The labeller of an evidence file, which must fit the body schema (keypoints, joints, keypoint model)."""
+        labeller, metadata = ContingencyLabeller.from_evidence(path, config, fit_in_background=True)
+        fits = (labeller.num_keypoints, labeller.num_joints) == (self.schema.num_keypoints, self.schema.num_joints)
+        evidence_sha, schema_sha = metadata.get("keypoint_model_sha256"), self.schema.keypoint_model_sha256
+        if not fits or (evidence_sha and schema_sha and evidence_sha != schema_sha):
+            raise ModelFileError(path, f"{labeller.num_keypoints} keypoints, {labeller.num_joints} joints of keypoint "
+                                       f"model {str(evidence_sha)[:12]}; the body schema has {self.schema.num_keypoints}, "
+                                       f"{self.schema.num_joints} of {schema_sha[:12]}")
+        self.get_logger().info(f"self evidence {path}: {labeller.num_samples} samples ({metadata.get('source')}), "
+                               f"labels {labeller.labels.tolist()}")
+        return labeller
 
     # --- callbacks ----------------------------------------------------------------------------
     def on_joint_state(self, msg: JointState) -> None:
@@ -234,7 +256,7 @@ class SelfModelNode(Node):
 
 
 def main(args: list[str] | None = None) -> None:
-    run_node(SelfModelNode, args, model_errors=(ModelFileError,), model_name="the body schema")
+    run_node(SelfModelNode, args, model_errors=(ModelFileError,), model_name="the body schema or self evidence")
 
 
 if __name__ == "__main__":

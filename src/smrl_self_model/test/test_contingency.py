@@ -143,3 +143,33 @@ def test_an_object_scores_as_self_as_much_as_the_arm_carries_it(synthetic_episod
     assert labeller.labels[-1] == LABEL_SELF   # carried like a held tool
     # In between, the per-keypoint label depends on `self_threshold` (0.125, chosen on the sims'
     # train episodes); the per-frame labels are what tell an object's carried spells apart.
+
+
+def test_a_labeller_started_from_saved_evidence_labels_as_the_one_that_saved_it_and_learns_on(synthetic_episode, tmp_path):
+    episode = synthetic_episode(0, push_object=True)
+    learned = label(episode)
+    path = learned.save_evidence(tmp_path / "evidence.pt", keypoint_model_sha256="abc", source="synthetic seed 0")
+    started, metadata = ContingencyLabeller.from_evidence(path)
+    assert metadata["keypoint_model_sha256"] == "abc" and metadata["source"] == "synthetic seed 0"
+    assert started.num_samples == learned.num_samples > 150
+    np.testing.assert_array_equal(started.labels, learned.labels)
+    np.testing.assert_allclose(started.scores, learned.scores, atol=1e-9)
+    frame = len(episode.centers) - 1
+    np.testing.assert_array_equal(started.frame_labels(episode.centers[frame], episode.joint_positions_rad[frame]),
+                                  learned.frame_labels(episode.centers[frame], episode.joint_positions_rad[frame]))
+    # A smaller window keeps the newest samples; new frames go on adding samples.
+    small, _ = ContingencyLabeller.from_evidence(path, ContingencyConfig(window_samples=200))
+    assert small.num_samples == 200 and not np.any(small.labels == LABEL_UNKNOWN)
+    small.update_episode(episode.centers[:100], episode.intensities[:100], episode.joint_positions_rad[:100])
+    assert small.num_samples > 200
+
+
+def test_evidence_files_that_do_not_fit_are_refused_by_name(tmp_path):
+    from smrl_self_model.core.body_schema import BodySchema
+    from smrl_self_model.core.model_file import ModelFileError
+
+    schema_file = BodySchema(["j1", "j2"], 3, [0]).save(tmp_path / "schema.pt")
+    with pytest.raises(ModelFileError, match="not a smrl_self_evidence file"):
+        ContingencyLabeller.from_evidence(schema_file)
+    with pytest.raises(ModelFileError, match="no such file"):
+        ContingencyLabeller.from_evidence(tmp_path / "missing.pt")

@@ -4,7 +4,9 @@ Contract (docs/architecture.md): camera image + info out (sensor-data QoS), join
 URDF on `robot_description` (transient local), joint commands in as a ros2_control
 forward_position_controller (`<controller>/commands`, Float64MultiArray) or a
 joint_trajectory_controller (`<controller>/joint_trajectory`), gripper commands on
-`<gripper_controller>/commands`, and `sim/reset_episode` for episodes and tasks.
+`<gripper_controller>/commands`, and `sim/reset_episode` for episodes and tasks. Beyond what a
+real driver offers: `sim/task_status` (smrl_msgs/TaskStatus), the episode's ground truth (contact,
+distances, success) for evaluation and episode runners, never for policies.
 
 The physics loop runs in a thread of its own, paced to wall time, rather than in an executor
 timer: executor round trips cost about as much as rendering a 64 px frame, and a sim's clock should
@@ -26,6 +28,7 @@ from trajectory_msgs.msg import JointTrajectory
 from smrl_common.image_messages import rgb_to_image_msg
 from smrl_common.node_parameters import declare_parameters
 from smrl_common.node_runner import run_node
+from smrl_msgs.msg import TaskStatus
 from smrl_msgs.srv import ResetEpisode
 from smrl_common.core.joint_command_guard import CommandRejected, JointCommandGuard
 from smrl_sim.core.robot import urdf_with_absolute_meshes
@@ -46,6 +49,8 @@ PARAMETERS = {
     "physics_rate_hz": (240.0, "Physics steps per second of wall time; the scene's time step is sim time."),
     "camera_rate_hz": (30.0, "Camera images per second of sim time (at most physics_rate_hz)."),
     "joint_state_rate_hz": (100.0, "JointState messages per second of sim time (at most physics_rate_hz)."),
+    "task_status_rate_hz": (10.0, "sim/task_status messages per second of sim time (the policies' control rate: "
+                                  "the gym env checks success as often)."),
     "task": ("touch", "Task of the first episode: touch or pick."),
     "seed": (0, "Seed of the first episode's object pose."),
     "controller_name": ("forward_position_controller", "Arm position controller: <name>/commands."),
@@ -88,12 +93,15 @@ class SimNode(Node):
         self.physics_dt_s = self.world.config.time_step_s
         self.camera_period_s = 1.0 / min(p["camera_rate_hz"], p["physics_rate_hz"])
         self.joint_state_period_s = 1.0 / min(p["joint_state_rate_hz"], p["physics_rate_hz"])
-        self._next_camera_s = self._next_joint_state_s = 0.0
+        self.task_status_period_s = 1.0 / min(p["task_status_rate_hz"], p["physics_rate_hz"])
+        self._next_camera_s = self._next_joint_state_s = self._next_task_status_s = 0.0
+        self.episode, self.episode_started_s = 0, self.world.sim_time_s
         self.images_published = 0
 
         self.image_pub = self.create_publisher(Image, "camera/image_raw", qos_profile_sensor_data)
         self.info_pub = self.create_publisher(CameraInfo, "camera/camera_info", qos_profile_sensor_data)
         self.joint_pub = self.create_publisher(JointState, "joint_states", 10)
+        self.task_status_pub = self.create_publisher(TaskStatus, "sim/task_status", 10)
         if p["publish_robot_description"]:
             latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
             self.description_pub = self.create_publisher(String, "robot_description", latched)
@@ -148,6 +156,9 @@ class SimNode(Node):
         if now_s + 1e-9 >= self._next_camera_s:
             self._next_camera_s = max(self._next_camera_s + self.camera_period_s, now_s)
             self.publish_camera(stamp)
+        if now_s + 1e-9 >= self._next_task_status_s:
+            self._next_task_status_s = max(self._next_task_status_s + self.task_status_period_s, now_s)
+            self.publish_task_status(stamp)
 
     def publish_camera(self, stamp: Time) -> None:
         rgb, _ = self.world.render()
@@ -164,6 +175,13 @@ class SimNode(Node):
             header=Header(stamp=stamp, frame_id=""), name=self.joint_names,
             position=np.concatenate([arm_q, grip_q]).tolist(), velocity=np.concatenate([arm_v, grip_v]).tolist(),
         ))
+
+    def publish_task_status(self, stamp: Time) -> None:
+        status = self.task.status(self.world)
+        self.task_status_pub.publish(TaskStatus(
+            header=Header(stamp=stamp, frame_id=""), task=self.task.name, seed=self.seed, episode=self.episode,
+            elapsed_s=self.world.sim_time_s - self.episode_started_s, success=status.is_success,
+            in_contact=status.in_contact, distance_m=status.distance_m, lift_m=status.lift_m))
 
     def _camera_info(self) -> CameraInfo:
         camera = self.world.camera
@@ -218,8 +236,10 @@ class SimNode(Node):
         with self.world_lock:
             self.trajectory.cancel()
             self.world.reset(np.random.default_rng(self.seed))
-        response.success, response.task, response.seed = True, self.task.name, self.seed
-        response.message = f"episode reset: task {self.task.name}, seed {self.seed}"
+            self.episode, self.episode_started_s = self.episode + 1, self.world.sim_time_s
+            self._next_task_status_s = self.world.sim_time_s  # the new episode's status at once
+        response.success, response.task, response.seed, response.episode = True, self.task.name, self.seed, self.episode
+        response.message = f"episode {self.episode}: task {self.task.name}, seed {self.seed}"
         self.get_logger().info(response.message)
         return response
 

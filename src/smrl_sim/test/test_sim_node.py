@@ -7,6 +7,7 @@ from sensor_msgs.msg import CameraInfo, Image, JointState
 from std_msgs.msg import Float64MultiArray, String
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
+from smrl_msgs.msg import TaskStatus
 from smrl_msgs.srv import ResetEpisode
 from smrl_sim.sim_node import SimNode
 
@@ -120,6 +121,26 @@ def test_reset_service_switches_task_and_reports_bad_requests(graph, executor, s
     np.testing.assert_allclose(sim.world.object_position(), object_after_seed_5, atol=1e-3)
     response = call("juggle", 1)
     assert not response.success and "unknown task" in response.message and response.task == "pick"
+
+
+def test_task_status_reports_the_episode_and_its_ground_truth(graph, executor, spin_until):
+    sim, probe, _ = graph
+    statuses: list[TaskStatus] = []
+    probe.create_subscription(TaskStatus, "sim/task_status", statuses.append, 10)
+    client = probe.create_client(ResetEpisode, "sim/reset_episode")
+    assert client.wait_for_service(timeout_sec=5.0)
+    future = client.call_async(ResetEpisode.Request(task="touch", seed=7))
+    assert spin_until(executor, future.done, 10.0)
+    episode = future.result().episode
+    assert episode >= 1 and future.result().message.startswith(f"episode {episode}:")
+    assert spin_until(executor, lambda: sum(s.episode == episode for s in statuses) >= 5, 10.0)
+    mine = [s for s in statuses if s.episode == episode]
+    assert all(s.task == "touch" and s.seed == 7 for s in mine)
+    assert [s.elapsed_s for s in mine] == sorted(s.elapsed_s for s in mine) and mine[0].elapsed_s < 0.1
+    with sim.world_lock:
+        truth = sim.task.status(sim.world)
+    assert not mine[-1].success and not mine[-1].in_contact   # home pose: the arm is clear of the object
+    assert mine[-1].distance_m == pytest.approx(truth.distance_m, abs=0.02) and mine[-1].distance_m > 0.1
 
 
 def test_image_conversion_reads_common_encodings_and_refuses_bad_ones():

@@ -10,7 +10,10 @@ ROS-free: the policy node calls it once per control tick; tests and evaluation c
    to the position limits, then stepped from the reference by at most velocity_limit * dt per
    joint, then clamped to the position limits again. The bound holds at the peak, for every
    command, not on average. The reference is the previous command, or the measured position for
-   the first command and the first after a hold. dt is the time since the previous command, at
+   the first command, the first after a hold, and when the arm is more than `REFERENCE_LAG_PERIODS`
+   periods of full speed away from the previous command on some joint (it was moved: an episode
+   reset teleports the simulated arm home; or it is blocked): stepping on from the old command
+   would first command the arm back towards where it was. dt is the time since the previous command, at
    most one control period (a late tick does not make up for lost time); from the measured
    position it is one period.
 3. Gripper: a[n] > 0 opens, <= 0 closes (the robot config's open / closed positions); the fingers
@@ -29,6 +32,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from smrl_common.core.joint_command_guard import JointLimits
+
+#: An arm further than this many control periods at the velocity limit from the previous command
+#: (on any joint) is not following it: the next command steps from the measured position instead.
+#: Not 1: an arm following at full speed lags its command by about one period.
+REFERENCE_LAG_PERIODS = 2.0
 
 
 class ActionRejected(ValueError):
@@ -104,7 +112,8 @@ class CommandSafety:
         action = self.check_action(action)
         measured_arm = np.asarray(measured_arm, dtype=np.float64)
         elapsed_s = max(now_s - self._last_time_s, 0.0)
-        continuing = self._last is not None and self._hold is None
+        continuing = self._last is not None and self._hold is None and bool(np.all(
+            np.abs(self._last.arm - measured_arm) <= REFERENCE_LAG_PERIODS * self.arm_limits.velocity * self.control_period_s))
         dt_s = min(elapsed_s, self.control_period_s) if continuing else self.control_period_s
         arm_reference = self._last.arm if continuing else measured_arm
         desired_arm = self.arm_limits.clamp(measured_arm + action[:-1] * self.max_joint_delta_rad)

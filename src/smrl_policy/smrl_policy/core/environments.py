@@ -111,6 +111,11 @@ class FrozenSelfModel:
     def num_keypoints(self) -> int:
         return self.detector.num_keypoints
 
+    def save_evidence(self, path: Path | str) -> Path:
+        """The labeller's samples as a file the self model node starts from (its `self_evidence`), so
+        that on the robot the policy meets the labels it was trained on."""
+        return self.labeller.save_evidence(path, self.keypoint_model_sha256, source=self.dataset)
+
     def observe(self, rgb: np.ndarray, joint_positions: np.ndarray) -> np.ndarray:
         """One frame (H, W, 3) uint8 and the joints (n arm + g gripper) -> the self-model observation."""
         keypoints = self.detector.detect(rgb)

@@ -68,17 +68,22 @@ from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from smrl_self_model.core.joint_features import ridge_solve, trigonometric_features
+from smrl_self_model.core.model_file import ModelFileError, load_model_file, save_model_file
 from smrl_self_model.core.position_model import PositionModel, fit_position_model
 
 # Label values of smrl_msgs/SelfModelState.
 LABEL_UNKNOWN = 0
 LABEL_SELF = 1
 LABEL_WORLD = 2
+
+EVIDENCE_FORMAT, EVIDENCE_FORMAT_VERSION = "smrl_self_evidence", 1
+_EVIDENCE_ARRAYS = ("start_joints", "end_joints", "displacements", "end_centers", "usable", "sample_index")
 
 
 @dataclass(frozen=True)
@@ -306,6 +311,43 @@ class ContingencyLabeller:
             self._position_model = fit_position_model(*arguments)
         else:
             self._position_fit = self._background.submit(fit_position_model, *arguments)
+
+    def save_evidence(self, path: Path | str, keypoint_model_sha256: str = "", source: str = "") -> Path:
+        """Write the kept samples, oldest first: what the labels rest on. A node started from them
+        (`from_evidence`) knows its body at once instead of after ~20 s of babbling, and labels
+        frames as the labeller that produced them did (the policies are trained on such labels)."""
+        kept = np.argsort(self._sample_index[:min(self._num_samples, self.config.window_samples)])
+        arrays = {"start_joints": self._start_joints, "end_joints": self._end_joints,
+                  "displacements": self._displacements, "end_centers": self._end_centers,
+                  "usable": self._usable, "sample_index": self._sample_index}
+        metadata = {"num_keypoints": self.num_keypoints, "num_joints": self.num_joints,
+                    "num_samples": self._num_samples, "keypoint_model_sha256": keypoint_model_sha256,
+                    "source": source}
+        return save_model_file(path, EVIDENCE_FORMAT, EVIDENCE_FORMAT_VERSION, metadata,
+                               {name: torch.from_numpy(np.ascontiguousarray(arrays[name][kept])) for name in arrays})
+
+    @classmethod
+    def from_evidence(cls, path: Path | str, config: ContingencyConfig | None = None,
+                      fit_in_background: bool = False) -> tuple[ContingencyLabeller, dict]:
+        """A labeller holding the samples of an evidence file (the newest `window_samples` of them),
+        refreshed: labels and position model ready. Returns it and the file's metadata; a missing,
+        foreign or inconsistent file raises ModelFileError."""
+        metadata, arrays = load_model_file(path, EVIDENCE_FORMAT, EVIDENCE_FORMAT_VERSION)
+        try:
+            labeller = cls(int(metadata["num_keypoints"]), int(metadata["num_joints"]), config)
+            count = len(arrays["sample_index"])
+            kept = slice(max(0, count - labeller.config.window_samples), count)
+            for name in _EVIDENCE_ARRAYS:
+                getattr(labeller, f"_{name}")[:kept.stop - kept.start] = arrays[name][kept].numpy()
+        except (KeyError, TypeError, ValueError, RuntimeError) as error:
+            raise ModelFileError(path, f"samples or metadata do not fit a contingency labeller ({error})") from None
+        stored = labeller._sample_index[:kept.stop - kept.start]
+        labeller._sample_index[:len(stored)] = stored - stored.min(initial=0)  # folds stay blocks of consecutive samples
+        labeller._num_samples = kept.stop - kept.start
+        labeller.refresh()  # here, not in the background: the labels are ready when this returns
+        if fit_in_background:
+            labeller._background = ThreadPoolExecutor(max_workers=1)
+        return labeller, metadata
 
     @property
     def position_model(self) -> PositionModel | None:
