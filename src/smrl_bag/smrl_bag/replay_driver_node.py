@@ -26,6 +26,7 @@ from smrl_bag.core.bag_recording import BagError
 from smrl_bag.message_types import message_class
 from smrl_common.node_parameters import declare_parameters
 from smrl_common.node_runner import run_node
+from smrl_common.core.controller_topics import ARM_COMMANDS, ARM_TRAJECTORY, GRIPPER_COMMANDS
 from smrl_common.core.joint_command_guard import CommandRejected, JointCommandGuard
 from smrl_sim.core.robot_config import load_robot_config
 from smrl_sim.core.trajectory import TrajectoryFollower
@@ -36,9 +37,6 @@ PARAMETERS = {
                "Recorded topics to publish, under the same (relative) names."),
     "loop": (False, "Replay the bag again from its start when it ends."),
     "robot": ("panda", "Robot config name (config/robots) or YAML path: the joint names and limits commands are checked against."),
-    "controller_name": ("forward_position_controller", "Arm position commands: <name>/commands."),
-    "gripper_controller_name": ("gripper_controller", "Gripper position commands: <name>/commands."),
-    "trajectory_controller_name": ("joint_trajectory_controller", "Trajectories: <name>/joint_trajectory."),
     "max_trajectory_points": (2000, "Longer joint trajectories are rejected, counted, as by the sim."),
 }
 # The sim node's QoS for each message type it publishes (docs/driver-contract.md).
@@ -71,12 +69,9 @@ class ReplayDriverNode(Node):
             self.message_classes[topic] = message_class(msgtype)
             qos = qos_profile_sensor_data if msgtype in SENSOR_DATA_TYPES else 10
             self.publishers_by_topic[topic] = self.create_publisher(self.message_classes[topic], topic, qos)
-        self.arm_topic = f"{p['controller_name']}/commands"
-        self.gripper_topic = f"{p['gripper_controller_name']}/commands"
-        self.trajectory_topic = f"{p['trajectory_controller_name']}/joint_trajectory"
-        self.create_subscription(Float64MultiArray, self.arm_topic, self.on_arm_command, 10)
-        self.create_subscription(Float64MultiArray, self.gripper_topic, self.on_gripper_command, 10)
-        self.create_subscription(JointTrajectory, self.trajectory_topic, self.on_trajectory, 10)
+        self.create_subscription(Float64MultiArray, ARM_COMMANDS, self.on_arm_command, 10)
+        self.create_subscription(Float64MultiArray, GRIPPER_COMMANDS, self.on_gripper_command, 10)
+        self.create_subscription(JointTrajectory, ARM_TRAJECTORY, self.on_trajectory, 10)
         self.create_timer(10.0, self.report)
         self._replay = threading.Thread(target=self.run_replay, name="replay", daemon=True)
         self._replay.start()
@@ -119,14 +114,14 @@ class ReplayDriverNode(Node):
 
     # --- commands: checked as the sim checks them, then counted ----------------------------------
     def on_arm_command(self, msg: Float64MultiArray) -> None:
-        self.check_command(self.arm_topic, lambda: self.arm_guard.positions(msg.data))
+        self.check_command(ARM_COMMANDS, lambda: self.arm_guard.positions(msg.data))
 
     def on_gripper_command(self, msg: Float64MultiArray) -> None:
-        self.check_command(self.gripper_topic, lambda: self.gripper_guard.positions(msg.data))
+        self.check_command(GRIPPER_COMMANDS, lambda: self.gripper_guard.positions(msg.data))
 
     def on_trajectory(self, msg: JointTrajectory) -> None:
         times = [p.time_from_start.sec + p.time_from_start.nanosec * 1e-9 for p in msg.points]
-        self.check_command(self.trajectory_topic,
+        self.check_command(ARM_TRAJECTORY,
                            lambda: self.trajectory.plan(msg.joint_names, times, [p.positions for p in msg.points]))
 
     def check_command(self, topic: str, check) -> None:

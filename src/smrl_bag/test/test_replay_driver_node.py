@@ -12,6 +12,7 @@ from std_msgs.msg import Float64MultiArray
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from smrl_bag.replay_driver_node import PARAMETERS, ReplayDriverNode, main
+from smrl_common.core.controller_topics import ARM_COMMANDS, ARM_TRAJECTORY, GRIPPER_COMMANDS
 from smrl_msgs.msg import KeypointArray
 from smrl_perception.keypoint_node import KeypointNode
 
@@ -93,9 +94,9 @@ def test_commands_are_checked_like_the_sims_counted_and_never_applied(
     bag = make_camera_bag(tmp_path / "bag", num_frames=300, rate_hz=30.0)
     driver = started(ReplayDriverNode, bag=str(bag))
     node, seen = probe
-    arm = node.create_publisher(Float64MultiArray, "forward_position_controller/commands", 10)
-    gripper = node.create_publisher(Float64MultiArray, "gripper_controller/commands", 10)
-    trajectory = node.create_publisher(JointTrajectory, "joint_trajectory_controller/joint_trajectory", 10)
+    arm = node.create_publisher(Float64MultiArray, ARM_COMMANDS, 10)
+    gripper = node.create_publisher(Float64MultiArray, GRIPPER_COMMANDS, 10)
+    trajectory = node.create_publisher(JointTrajectory, ARM_TRAJECTORY, 10)
     assert spin_until(executor, lambda: all(p.get_subscription_count() for p in (arm, gripper, trajectory)), 5.0)
     handled = lambda: (sum(driver.commands.values()) + sum(driver.arm_guard.rejections.values())  # noqa: E731
                        + sum(driver.gripper_guard.rejections.values()))
@@ -108,8 +109,7 @@ def test_commands_are_checked_like_the_sims_counted_and_never_applied(
                             handled)
     assert not publish_each(executor, trajectory, [JointTrajectory(joint_names=names, points=[good_point]),
                                                    JointTrajectory(joint_names=["elbow"], points=[good_point])], handled)
-    assert driver.commands == {"forward_position_controller/commands": 1, "gripper_controller/commands": 1,
-                               "joint_trajectory_controller/joint_trajectory": 1}
+    assert driver.commands == {ARM_COMMANDS: 1, GRIPPER_COMMANDS: 1, ARM_TRAJECTORY: 1}
     assert driver.arm_guard.rejections == {"wrong_length": 1, "not_finite": 1, "length_mismatch": 1}
     assert driver.gripper_guard.rejections == {"wrong_length": 1}
     recorded = [msg.position[0] for _, msg in seen["joint_states"]]

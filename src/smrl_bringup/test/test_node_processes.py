@@ -15,6 +15,7 @@ from std_msgs.msg import Float64MultiArray
 
 from smrl_bringup.core.graph_description import load_graph
 from smrl_bringup.core.node_processes import NodeProcesses
+from smrl_common.core.controller_topics import ARM_COMMANDS
 from smrl_msgs.msg import KeypointArray
 
 
@@ -23,7 +24,7 @@ def test_killing_the_motion_node_is_reported_the_rest_run_on_and_the_arm_holds(
     seen = {"commands": [], "joints": [], "keypoints": []}  # (receive time s, data)
     watcher = rclpy.create_node("watcher", context=ros_context)
     executor.add_node(watcher)
-    watcher.create_subscription(Float64MultiArray, "forward_position_controller/commands",
+    watcher.create_subscription(Float64MultiArray, ARM_COMMANDS,
                                 lambda m: seen["commands"].append((time.monotonic(), list(m.data))), 10)
     watcher.create_subscription(JointState, "joint_states",
                                 lambda m: seen["joints"].append((time.monotonic(), np.array(m.position[:7]))), 10)

@@ -3,11 +3,12 @@ import numpy as np
 import pytest
 
 from smrl_perception.core.camera_rays import checked_intrinsics, points_on_camera_rays
-from smrl_sim.core.camera import Camera, CameraConfig
+from smrl_sim.core.camera import Camera
+from smrl_sim.core.scene import load_scene_config
 
 
 def test_points_on_rays_project_back_to_their_pixels_through_the_sim_camera():
-    camera = Camera(CameraConfig())
+    camera = Camera(load_scene_config("default").camera)
     pixels = np.array([[0.0, 0.0], [31.5, 31.5], [63.0, 10.0], [-0.5, 63.5]])
     points_optical = points_on_camera_rays(pixels, checked_intrinsics(camera.intrinsics.reshape(-1)), 1.5)
     np.testing.assert_allclose(points_optical[:, 2], 1.5)

@@ -1,9 +1,9 @@
 """The policy node: a trained policy drives the arm from the self-model state (what it learned from pixels).
 
 In: `self_model/state` (smrl_msgs/SelfModelState, sensor data QoS) and `joint_states`. Out, at
-`rate_hz`: ros2_control forward position commands, `<controller_name>/commands` (one position per
-arm joint, in the robot config's order) and `<gripper_controller_name>/commands`
-(std_msgs/Float64MultiArray), the topics the sim and the replay driver take; and
+`rate_hz`: ros2_control forward position commands for the arm (one position per arm joint, in the
+robot config's order) and the gripper (std_msgs/Float64MultiArray, on
+smrl_common.core.controller_topics' topics), the topics the sim and the replay driver take; and
 `policy/latency_ms` (std_msgs/Float64): camera image stamp (the state's header) -> the arm command
 published, for every policy command (the log also gives the node's own share: state received ->
 command).
@@ -31,6 +31,7 @@ from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64, Float64MultiArray
 
+from smrl_common.core.controller_topics import ARM_COMMANDS, GRIPPER_COMMANDS
 from smrl_common.node_parameters import declare_parameters
 from smrl_common.node_runner import run_node
 from smrl_msgs.msg import SelfModelState
@@ -49,8 +50,6 @@ PARAMETERS = {
                       "moves the joints by up to max_joint_delta_rad."),
     "stale_after_s": (0.25, "Hold the measured position when the self-model state's image is older than this, "
                             "or joint states were received longer ago (s)."),
-    "controller_name": ("forward_position_controller", "Arm position controller: <name>/commands."),
-    "gripper_controller_name": ("gripper_controller", "Gripper position controller: <name>/commands."),
     "report_period_s": (10.0, "Period of the log line with the counters and the latency (s)."),
 }
 #: A new self-model state starts a tick at once when this fraction of a period has passed since the last.
@@ -113,8 +112,8 @@ class PolicyNode(Node):
         self.latencies_ms: deque[float] = deque(maxlen=LATENCIES_KEPT)         # image stamp -> command
         self.node_latencies_ms: deque[float] = deque(maxlen=LATENCIES_KEPT)    # state received -> command
 
-        self.arm_pub = self.create_publisher(Float64MultiArray, f"{p['controller_name']}/commands", 10)
-        self.gripper_pub = self.create_publisher(Float64MultiArray, f"{p['gripper_controller_name']}/commands", 10)
+        self.arm_pub = self.create_publisher(Float64MultiArray, ARM_COMMANDS, 10)
+        self.gripper_pub = self.create_publisher(Float64MultiArray, GRIPPER_COMMANDS, 10)
         self.latency_pub = self.create_publisher(Float64, "policy/latency_ms", 10)
         self.create_subscription(SelfModelState, "self_model/state", self.on_self_model_state, qos_profile_sensor_data)
         self.create_subscription(JointState, "joint_states", self.on_joint_state, 10)
@@ -122,7 +121,7 @@ class PolicyNode(Node):
         self.create_timer(p["report_period_s"], self.report)
         self.get_logger().info(
             f"{type(self.policy).__name__} drives {robot.name} at {p['rate_hz']:g} Hz on "
-            f"{p['controller_name']}/commands and {p['gripper_controller_name']}/commands; max joint delta "
+            f"{self.arm_pub.topic_name} and {self.gripper_pub.topic_name}; max joint delta "
             f"{self.policy.max_joint_delta_rad:g} rad an action; holds when inputs are older than {p['stale_after_s']:g} s")
         self.started = True
 

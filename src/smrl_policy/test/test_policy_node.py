@@ -11,6 +11,7 @@ from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64, Float64MultiArray
 
+from smrl_common.core.controller_topics import ARM_COMMANDS, GRIPPER_COMMANDS
 from smrl_msgs.msg import Keypoint, SelfModelState
 from smrl_policy.core.observation import observation_size
 from smrl_policy.policy_node import PARAMETERS, PolicyLoadError, PolicyNode, load_policy_file, main
@@ -61,8 +62,8 @@ class FakeArm:
         self.gripper_commands: list[np.ndarray] = []
         self.latencies_ms: list[float] = []
         self.follow = True
-        self.node.create_subscription(Float64MultiArray, "forward_position_controller/commands", self.on_command, 100)
-        self.node.create_subscription(Float64MultiArray, "gripper_controller/commands",
+        self.node.create_subscription(Float64MultiArray, ARM_COMMANDS, self.on_command, 100)
+        self.node.create_subscription(Float64MultiArray, GRIPPER_COMMANDS,
                                       lambda m: self.gripper_commands.append(np.array(m.data)), 100)
         self.node.create_subscription(Float64, "policy/latency_ms", lambda m: self.latencies_ms.append(m.data), 100)
         self.joint_pub = self.node.create_publisher(JointState, "joint_states", 10)

@@ -1,4 +1,4 @@
-"""Scripted motion: a limited joint motion sent as forward_position_controller commands.
+"""Scripted motion: a limited joint motion sent as forward_position_controller (and gripper) commands.
 
 Drives the demo and checks a new setup (sim or real arm) end to end. Two patterns: `sines` (each
 joint a sine around home, a smooth test motion) and `babbling` (random joint targets around home,
@@ -18,6 +18,7 @@ from rclpy.node import Node
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
 
+from smrl_common.core.controller_topics import ARM_COMMANDS, GRIPPER_COMMANDS
 from smrl_common.core.joint_names import duplicate_names
 from smrl_common.node_parameters import declare_parameters
 from smrl_common.node_runner import run_node
@@ -36,8 +37,6 @@ PARAMETERS = {
     "gripper_period_s": (4.0, "The gripper closes and opens with this period; 0 leaves it alone."),
     "stale_timeout_s": (0.5, "Joint states older than this stop the motion."),
     "speed_scale": (0.5, "Fraction of the joint velocity limits the motion may use."),
-    "controller_name": ("forward_position_controller", "Arm controller: <name>/commands."),
-    "gripper_controller_name": ("gripper_controller", "Gripper controller: <name>/commands."),
 }
 
 
@@ -61,8 +60,8 @@ class ScriptedMotionNode(Node):
         self.babbling_target: np.ndarray = self.home
         self.babbling_until_s = 0.0
         self.dropped: Counter = Counter()  # reason -> joint states dropped
-        self.arm_pub = self.create_publisher(Float64MultiArray, f"{self.p['controller_name']}/commands", 10)
-        self.gripper_pub = self.create_publisher(Float64MultiArray, f"{self.p['gripper_controller_name']}/commands", 10)
+        self.arm_pub = self.create_publisher(Float64MultiArray, ARM_COMMANDS, 10)
+        self.gripper_pub = self.create_publisher(Float64MultiArray, GRIPPER_COMMANDS, 10)
         self.create_subscription(JointState, "joint_states", self.on_joint_state, 10)
         self.create_timer(1.0 / self.p["rate_hz"], self.on_tick)
 

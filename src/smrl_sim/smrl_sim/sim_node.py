@@ -1,12 +1,12 @@
 """The sim node: the PyBullet arm behind the same topics a real arm's driver and camera offer.
 
 Contract (docs/architecture.md): camera image + info out (sensor-data QoS), joint states out,
-URDF on `robot_description` (transient local), joint commands in as a ros2_control
-forward_position_controller (`<controller>/commands`, Float64MultiArray) or a
-joint_trajectory_controller (`<controller>/joint_trajectory`), gripper commands on
-`<gripper_controller>/commands`, and `sim/reset_episode` for episodes and tasks. Beyond what a
-real driver offers: `sim/task_status` (smrl_msgs/TaskStatus), the episode's ground truth (contact,
-distances, success) for evaluation and episode runners, never for policies.
+URDF on `robot_description` (transient local), joint commands in as ros2_control's
+forward_position_controller (Float64MultiArray) or joint_trajectory_controller take them, gripper
+commands as a gripper forward command controller does (topics: smrl_common.core.controller_topics,
+remapped to match other controller names), and `sim/reset_episode` for episodes and tasks. Beyond
+what a real driver offers: `sim/task_status` (smrl_msgs/TaskStatus), the episode's ground truth
+(contact, distances, success) for evaluation and episode runners, never for policies.
 
 The physics loop runs in a thread of its own, paced to wall time, rather than in an executor
 timer: executor round trips cost about as much as rendering a 64 px frame, and a sim's clock should
@@ -30,6 +30,7 @@ from smrl_common.node_parameters import declare_parameters
 from smrl_common.node_runner import run_node
 from smrl_msgs.msg import TaskStatus
 from smrl_msgs.srv import ResetEpisode
+from smrl_common.core.controller_topics import ARM_COMMANDS, ARM_TRAJECTORY, GRIPPER_COMMANDS
 from smrl_common.core.joint_command_guard import CommandRejected, JointCommandGuard
 from smrl_sim.core.robot import urdf_with_absolute_meshes
 from smrl_sim.core.scene import SimWorld, load_scene_config
@@ -53,9 +54,6 @@ PARAMETERS = {
                                   "the gym env checks success as often)."),
     "task": ("touch", "Task of the first episode: touch or pick."),
     "seed": (0, "Seed of the first episode's object pose."),
-    "controller_name": ("forward_position_controller", "Arm position controller: <name>/commands."),
-    "gripper_controller_name": ("gripper_controller", "Gripper position controller: <name>/commands."),
-    "trajectory_controller_name": ("joint_trajectory_controller", "Trajectory controller: <name>/joint_trajectory."),
     "max_trajectory_points": (2000, "Longer joint trajectories are rejected, counted: checking a point costs ~10 us, "
                                     "and a 20 000-point one stalled joint_states for ~0.2-0.4 s."),
     "publish_robot_description": (True, "Publish the URDF on robot_description; off where robot_state_publisher does."),
@@ -106,9 +104,9 @@ class SimNode(Node):
             latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
             self.description_pub = self.create_publisher(String, "robot_description", latched)
             self.description_pub.publish(String(data=urdf_with_absolute_meshes(robot.config)))
-        self.create_subscription(Float64MultiArray, f"{p['controller_name']}/commands", self.on_arm_command, 10)
-        self.create_subscription(Float64MultiArray, f"{p['gripper_controller_name']}/commands", self.on_gripper_command, 10)
-        self.create_subscription(JointTrajectory, f"{p['trajectory_controller_name']}/joint_trajectory", self.on_trajectory, 10)
+        self.create_subscription(Float64MultiArray, ARM_COMMANDS, self.on_arm_command, 10)
+        self.create_subscription(Float64MultiArray, GRIPPER_COMMANDS, self.on_gripper_command, 10)
+        self.create_subscription(JointTrajectory, ARM_TRAJECTORY, self.on_trajectory, 10)
         self.create_service(ResetEpisode, "sim/reset_episode", self.on_reset_episode)
         self.camera_info = self._camera_info()
         self.static_frames = publish_static_frames(self, self.world, p["world_frame"], p["camera_frame"])

@@ -1,8 +1,12 @@
+from dataclasses import replace
+
 import numpy as np
 import pytest
+import yaml
 
 from smrl_common.core.pixel_coordinates import normalised_to_pixels, pixels_to_normalised
-from smrl_sim.core.camera import Camera, CameraConfig, rotation_to_quaternion
+from smrl_sim.core.camera import Camera, rotation_to_quaternion
+from smrl_sim.core.config_files import config_path
 from smrl_sim.core.scene import SimWorld, load_scene_config
 
 
@@ -15,7 +19,7 @@ def test_normalised_coordinates_put_pixel_centres_inside_minus_one_to_one():
 
 def test_intrinsics_and_optical_frame_agree_with_the_renderers_projection():
     """A point projected with CameraInfo's K in the optical frame lands where PyBullet draws it."""
-    camera = Camera(CameraConfig(width=96, height=64))
+    camera = Camera(replace(load_scene_config("default").camera, width=96, height=64))
     points = np.random.default_rng(1).uniform([0.2, -0.3, 0.6], [0.7, 0.3, 1.2], (10, 3))
     position, rotation = camera.optical_frame_pose()
     in_optical = (points - position) @ rotation
@@ -26,12 +30,22 @@ def test_intrinsics_and_optical_frame_agree_with_the_renderers_projection():
 
 
 def test_camera_link_is_x_forward_z_up():
-    camera = Camera(CameraConfig())
+    camera = Camera(load_scene_config("default").camera)
     position, rotation = camera.camera_link_pose()
     towards_target = np.array(camera.config.target) - position
     assert rotation[:, 0] @ towards_target / np.linalg.norm(towards_target) > 0.99
     assert rotation[2, 2] > 0.5  # z of camera_link points up-ish for a camera pitched down 30 deg
     np.testing.assert_allclose(rotation.T @ rotation, np.eye(3), atol=1e-6)  # float32 view matrix
+
+
+def test_a_scene_missing_a_camera_setting_is_refused_naming_it(tmp_path):
+    """The scene YAML is the one owner of the camera: no value silently comes from code."""
+    scene = yaml.safe_load(config_path("scenes", "default").read_text())
+    del scene["camera"]["fov_deg"]
+    path = tmp_path / "scene.yaml"
+    path.write_text(yaml.safe_dump(scene))
+    with pytest.raises(ValueError, match=r"missing camera settings \['fov_deg'\]"):
+        load_scene_config(str(path))
 
 
 def test_quaternion_of_a_rotation_about_z():

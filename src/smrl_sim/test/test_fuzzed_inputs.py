@@ -7,6 +7,7 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
+from smrl_common.core.controller_topics import ARM_COMMANDS, ARM_TRAJECTORY, GRIPPER_COMMANDS
 from smrl_sim.core.robot_config import load_robot_config
 from smrl_sim.scripted_motion_node import ScriptedMotionNode
 from smrl_sim.sim_node import SimNode
@@ -67,9 +68,9 @@ def sim_and_feeder(ros_context, executor):
 def test_the_sim_node_rejects_malformed_commands_counts_them_and_obeys_good_ones_after(
         sim_and_feeder, executor, spin_until, publish_each):
     sim, feeder, joint_states = sim_and_feeder
-    arm = feeder.create_publisher(Float64MultiArray, "forward_position_controller/commands", 10)
-    gripper = feeder.create_publisher(Float64MultiArray, "gripper_controller/commands", 10)
-    trajectories = feeder.create_publisher(JointTrajectory, "joint_trajectory_controller/joint_trajectory", 10)
+    arm = feeder.create_publisher(Float64MultiArray, ARM_COMMANDS, 10)
+    gripper = feeder.create_publisher(Float64MultiArray, GRIPPER_COMMANDS, 10)
+    trajectories = feeder.create_publisher(JointTrajectory, ARM_TRAJECTORY, 10)
     assert spin_until(executor, lambda: joint_states and all(
         p.get_subscription_count() for p in (arm, gripper, trajectories)), 5.0)
 
@@ -117,7 +118,7 @@ def test_scripted_motion_drops_malformed_joint_states_counts_them_and_moves_on_g
     motion = ScriptedMotionNode(context=ros_context, parameter_overrides=[Parameter("rate_hz", value=50.0)])
     driver = rclpy.create_node("fake_driver", context=ros_context)
     commands = []
-    driver.create_subscription(Float64MultiArray, "forward_position_controller/commands", commands.append, 50)
+    driver.create_subscription(Float64MultiArray, ARM_COMMANDS, commands.append, 50)
     joint_states = driver.create_publisher(JointState, "joint_states", 10)
     executor.add_node(motion)
     executor.add_node(driver)

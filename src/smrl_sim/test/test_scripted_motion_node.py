@@ -6,6 +6,7 @@ from rclpy.parameter import Parameter
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
 
+from smrl_common.core.controller_topics import ARM_COMMANDS
 from smrl_sim.core.robot_config import load_robot_config
 from smrl_sim.scripted_motion_node import ScriptedMotionNode
 
@@ -28,7 +29,7 @@ def test_commands_stay_within_limits_and_stop_when_joint_states_go_stale(pattern
         *PATTERNS[pattern]])
     driver = rclpy.create_node("fake_driver", context=ros_context)
     commands: list[np.ndarray] = []
-    driver.create_subscription(Float64MultiArray, "forward_position_controller/commands",
+    driver.create_subscription(Float64MultiArray, ARM_COMMANDS,
                                lambda m: commands.append(np.array(m.data)), 50)
     joint_states = driver.create_publisher(JointState, "joint_states", 10)
     executor.add_node(motion)

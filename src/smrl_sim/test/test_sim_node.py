@@ -7,6 +7,7 @@ from sensor_msgs.msg import CameraInfo, Image, JointState
 from std_msgs.msg import Float64MultiArray, String
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
+from smrl_common.core.controller_topics import ARM_COMMANDS, ARM_TRAJECTORY, GRIPPER_COMMANDS
 from smrl_msgs.msg import TaskStatus
 from smrl_msgs.srv import ResetEpisode
 from smrl_sim.sim_node import SimNode
@@ -54,7 +55,7 @@ def test_publishes_camera_joint_states_and_a_latched_robot_description(graph, ex
 
 def test_a_position_command_moves_the_joints_to_it_within_limits(graph, executor, spin_until):
     sim, probe, seen = graph
-    publisher = probe.create_publisher(Float64MultiArray, "forward_position_controller/commands", 10)
+    publisher = probe.create_publisher(Float64MultiArray, ARM_COMMANDS, 10)
     assert spin_until(executor, lambda: seen["joint_states"], 5.0)
     start = latest_arm(seen)
     target = start + np.array([0.6, 0.3, 0.0, 0.0, -0.4, 0.0, 0.5])
@@ -67,11 +68,36 @@ def test_a_position_command_moves_the_joints_to_it_within_limits(graph, executor
     assert np.all(peak <= limits * 1.05), peak
 
 
+def test_a_remapped_command_topic_reaches_the_sim(ros_context, executor, spin_until):
+    """Controllers named otherwise are reached by remapping (as in graph.yaml's `remappings`), the
+    ROS 2 way: the topic names are fixed in smrl_common.core.controller_topics, not parameters."""
+    import rclpy
+
+    sim = SimNode(context=ros_context, cli_args=["--ros-args", "-r", f"{ARM_COMMANDS}:=my_arm/commands"])
+    probe = rclpy.create_node("probe", context=ros_context)
+    joint_states = []
+    probe.create_subscription(JointState, "joint_states", joint_states.append, 50)
+    remapped = probe.create_publisher(Float64MultiArray, "my_arm/commands", 10)
+    unmapped = probe.create_publisher(Float64MultiArray, ARM_COMMANDS, 10)
+    executor.add_node(sim)
+    executor.add_node(probe)
+    try:
+        assert spin_until(executor, lambda: joint_states and remapped.get_subscription_count(), 5.0)
+        assert unmapped.get_subscription_count() == 0
+        arm = lambda: np.array(joint_states[-1].position[:7])  # noqa: E731
+        limits = sim.world.robot.arm_limits
+        goal = np.clip(arm() + 0.3, limits.lower, limits.upper)
+        remapped.publish(Float64MultiArray(data=goal.tolist()))
+        assert spin_until(executor, lambda: np.abs(arm() - goal).max() < 0.03, 10.0), arm()
+    finally:
+        sim.destroy_node()
+
+
 def test_malformed_commands_are_rejected_counted_and_never_applied(graph, executor, spin_until):
     sim, probe, seen = graph
-    arm = probe.create_publisher(Float64MultiArray, "forward_position_controller/commands", 10)
-    gripper = probe.create_publisher(Float64MultiArray, "gripper_controller/commands", 10)
-    trajectory = probe.create_publisher(JointTrajectory, "joint_trajectory_controller/joint_trajectory", 10)
+    arm = probe.create_publisher(Float64MultiArray, ARM_COMMANDS, 10)
+    gripper = probe.create_publisher(Float64MultiArray, GRIPPER_COMMANDS, 10)
+    trajectory = probe.create_publisher(JointTrajectory, ARM_TRAJECTORY, 10)
     assert spin_until(executor, lambda: seen["joint_states"] and arm.get_subscription_count()
                       and trajectory.get_subscription_count() and gripper.get_subscription_count(), 5.0)
     start = latest_arm(seen)
@@ -94,7 +120,7 @@ def test_malformed_commands_are_rejected_counted_and_never_applied(graph, execut
 
 def test_a_joint_trajectory_is_followed_to_its_last_point(graph, executor, spin_until):
     sim, probe, seen = graph
-    publisher = probe.create_publisher(JointTrajectory, "joint_trajectory_controller/joint_trajectory", 10)
+    publisher = probe.create_publisher(JointTrajectory, ARM_TRAJECTORY, 10)
     assert spin_until(executor, lambda: seen["joint_states"] and publisher.get_subscription_count(), 5.0)
     names = list(sim.world.robot.config.joint_names)
     goal = np.array(sim.world.robot.config.home_positions) + 0.25

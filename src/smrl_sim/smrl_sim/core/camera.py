@@ -20,15 +20,16 @@ SEGMENTATION_FLAGS = pybullet.ER_SEGMENTATION_MASK_OBJECT_AND_LINKINDEX
 
 @dataclass(frozen=True)
 class CameraConfig:
-    width: int = 64                                    # px
-    height: int = 64                                   # px
-    target: tuple[float, float, float] = (0.35, 0.0, 0.9)  # m, world point on the optical axis
-    distance: float = 1.6                              # m from target to camera
-    yaw_deg: float = 50.0
-    pitch_deg: float = -30.0
-    fov_deg: float = 45.0                              # vertical field of view
-    near: float = 0.05                                 # m
-    far: float = 4.0                                   # m
+    """A scene's camera. No defaults: the scene YAML (config/scenes) is the one owner of its values."""
+    width: int                                         # px
+    height: int                                        # px
+    target: tuple[float, float, float]                 # m, world point on the optical axis
+    distance: float                                    # m from target to camera
+    yaw_deg: float
+    pitch_deg: float
+    fov_deg: float                                     # vertical field of view
+    near: float                                        # m
+    far: float                                         # m
 
     def __post_init__(self) -> None:
         if not (16 <= self.width <= 1024 and 16 <= self.height <= 1024):
@@ -39,9 +40,11 @@ class CameraConfig:
     @classmethod
     def from_dict(cls, data: dict) -> "CameraConfig":
         known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
+        unknown, missing = set(data) - known, known - set(data)
         if unknown:
             raise ValueError(f"unknown camera settings {sorted(unknown)}; known: {sorted(known)}")
+        if missing:
+            raise ValueError(f"missing camera settings {sorted(missing)}: a scene gives them all")
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
 
 

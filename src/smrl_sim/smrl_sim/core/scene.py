@@ -6,7 +6,7 @@ process. The segmentation-based ground truth it offers is for evaluation only.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -35,9 +35,9 @@ class ObjectConfig:
 
 @dataclass(frozen=True)
 class SceneConfig:
+    camera: CameraConfig  # no default, as CameraConfig has none: the scene YAML owns the camera
     robot: str = "panda"
     time_step_s: float = 1.0 / 240.0
-    camera: CameraConfig = field(default_factory=CameraConfig)
     object: ObjectConfig = field(default_factory=ObjectConfig)
     table_color: tuple[float, float, float, float] = (0.55, 0.50, 0.45, 1.0)
     distractor_arm: bool = False
@@ -205,7 +205,3 @@ class SimWorld:
 
     def object_mask(self, segmentation: np.ndarray) -> np.ndarray:
         return (segmentation >= 0) & ((segmentation & 0xFFFFFF) == self.object_id)
-
-
-def with_camera_size(config: SceneConfig, width: int, height: int) -> SceneConfig:
-    return replace(config, camera=replace(config.camera, width=width, height=height))
