@@ -1,26 +1,34 @@
 """The main job: the node graph on the simulated arm, one process per node, with results to look at.
 
-    ./smrl demo                     # 45 s, writes outputs/demo/
-    ./smrl demo --distractor-arm    # 90 s, with a look-alike arm moving on its own: it must stay "world"
+    ./smrl demo                     # 20 touch episodes by the shipped policy (~1 min); writes outputs/demo/
+    ./smrl demo --babbling          # 45 s of babbling: the self model learns the arm from nothing
+    ./smrl demo --babbling --distractor-arm   # 90 s, beside a look-alike arm moving on its own
 
 The graph (smrl_bringup's config/graph.yaml, which `ros2 launch launch/demo.launch.py` starts
-too): the sim, the scripted motion node babbling (random joint targets), the keypoint node
-(camera -> learned keypoints), the self model node (keypoints + joint states -> which keypoints
-are the agent, and where its body schema expects them) and the recorder, which writes the camera,
-joint states, keypoints and self model states into outputs/demo/bag. The embedded starter runs
-each as its own process; the run time counts from the first self model state, and so do the
-pictures, rates and latencies, read from the bag; drop counters from the nodes' logs (outputs/demo/logs);
-memory from /proc.
+too): the sim, the keypoint node (camera -> learned keypoints), the self model node (keypoints +
+joint states -> which keypoints are the agent, and where its body schema expects them), what
+moves the arm, and the recorder, which writes the camera, joint states, keypoints, self model
+states and episode results into outputs/demo/bag. The embedded starter runs each as its own
+process; the run counts from the first self model state, and so do the pictures, rates and
+latencies, read from the bag; drop counters from the nodes' logs (outputs/demo/logs); memory from /proc.
 
-The self model starts knowing nothing: its labels stay "unknown" until the labeller has
-`min_evidence_samples` samples of joint motion (~22 s of babbling); then the keypoints on the arm
-turn "self" one by one as the evidence grows (by ~25 s alone; beside the look-alike arm, whose
-motion tugs at them, by ~50 s, hence the longer default run). `self_model_strip.png` and
-`run.gif` show that over the run.
+Touch episodes (the default): the policy node runs the shipped TD3 policy on the self model state
+(smrl_policy's models/td3_self_model_touch.pt), and the episode runner resets seeded episodes
+(seeds 10000, 10001, ... as `./smrl evaluate-policy`) and judges them by the sim's ground truth
+(touched within 5 s of sim time). The self model starts from the labeller samples the policy was
+trained with (its `.self_evidence.pt`) and learns on: started knowing nothing, it calls every
+keypoint unknown for ~20 s, and on such labels the policy touches in 25 of 100 episodes.
+
+Babbling (`--babbling`): the scripted motion node moves the arm at random and the self model starts
+knowing nothing: its labels stay "unknown" until the labeller has `min_evidence_samples` samples
+of joint motion (~22 s of babbling); then the keypoints on the arm turn "self" one by one as the
+evidence grows (by ~25 s alone; beside the look-alike arm, whose motion tugs at them, by ~50 s,
+hence the longer default run). `self_model_strip.png` and `run.gif` show that over the run.
 """
 from __future__ import annotations
 
 import argparse
+import importlib.resources
 import json
 import shutil
 import signal
@@ -35,22 +43,28 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.signals import SignalHandlerOptions
 
 from smrl_bringup.core.graph_description import load_graph
-from smrl_bringup.core.node_logs import dropped_messages, labeller_samples, rejected_commands
+from smrl_bringup.core.node_logs import dropped_messages, held_commands, labeller_samples, rejected_commands
 from smrl_bringup.core.node_processes import NodeProcesses
 from smrl_bringup.core.process_memory import graph_memory_bytes
 from smrl_bringup.demo_pictures import save_camera_strip, save_run_gif, save_self_model_strip
 from smrl_bringup.progress_node import ProgressNode
 from smrl_bringup.recorded_run import RecordedRun
+from smrl_policy.core.evaluation import wilson_interval
+from smrl_policy.freeze_self_model import evidence_path
 from smrl_self_model.core.contingency import LABEL_SELF
 from smrl_sim.core.scene import load_scene_config
 
 KEPT_FRAMES = 400  # camera frames read from the bag for the pictures, spread over the whole run
 DEFAULT_DURATION_S = 45.0
 DISTRACTOR_DURATION_S = 90.0  # the labels settle by ~50 s beside the look-alike arm
+DEFAULT_EPISODES = 20
+SHIPPED_POLICY = "td3_self_model_touch.pt"
+EPISODE_ALLOWANCE_S = 8.0     # wall time per episode before the demo gives up waiting: 5 s of sim time + resets
+RECORDER_DRAIN_S = 1.0        # after the last episode result, for the recorder to write it too
 STARTUP_TIMEOUT_S = 120.0     # until the first self model state: imports and model loading, on a busy machine
 MEMORY_SAMPLE_PERIOD_S = 1.0
 REPORT_PERIOD_S = 5.0
-NODES_WITH_DROP_COUNTERS = ("scripted_motion", "keypoint_detector", "self_model")
+NODES_WITH_DROP_COUNTERS = ("scripted_motion", "keypoint_detector", "self_model", "policy")
 
 
 class GraphMemory:
@@ -75,24 +89,58 @@ def stop_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(128 + signal.SIGTERM))
 
 
+def shipped_policy() -> Path:
+    return Path(str(importlib.resources.files("smrl_policy") / "models" / SHIPPED_POLICY))
+
+
+def episode_summary(run: RecordedRun, task: str, wanted: int) -> dict:
+    """Success over the recorded episode results, with a Wilson 95 % interval."""
+    outcomes = run.episodes
+    successes = sum(outcome.success for outcome in outcomes)
+    low, high = wilson_interval(successes, len(outcomes)) if outcomes else (0.0, 0.0)
+    times = [outcome.elapsed_s for outcome in outcomes if outcome.success]
+    return {"task": task, "episodes": len(outcomes), "episodes_wanted": wanted, "successes": successes,
+            "ci95": [round(low, 3), round(high, 3)],
+            "median_time_to_success_s": round(float(np.median(times)), 2) if times else None,
+            "results": [{"seed": o.seed, "success": o.success, "elapsed_s": round(o.elapsed_s, 2)} for o in outcomes]}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--babbling", action="store_true",
+                        help="babble instead of running episodes: the self model learns the arm from nothing")
+    parser.add_argument("--episodes", type=int, default=DEFAULT_EPISODES, help="touch episodes to run")
+    parser.add_argument("--task", choices=("touch", "pick"), default="touch")
+    parser.add_argument("--policy", type=Path, default=None, help=f"policy file (default: the shipped {SHIPPED_POLICY})")
+    parser.add_argument("--self-evidence", type=Path, default=None,
+                        help="labeller samples the self model starts from (default: the policy's .self_evidence.pt "
+                             "beside it, if there is one)")
     parser.add_argument("--duration-s", type=float, default=None,
-                        help=f"run time (s); default {DEFAULT_DURATION_S:.0f}, {DISTRACTOR_DURATION_S:.0f} with --distractor-arm")
+                        help=f"--babbling: run time (s); default {DEFAULT_DURATION_S:.0f}, {DISTRACTOR_DURATION_S:.0f} "
+                             f"with --distractor-arm; episodes: the most to wait for them")
     parser.add_argument("--image-size", type=int, default=0,
                         help="camera width=height in px; 0: the scene's (the shipped keypoint model wants 64)")
     parser.add_argument("--scene", default="default")
     parser.add_argument("--distractor-arm", action="store_true", help="add the look-alike arm that moves on its own")
     parser.add_argument("--out", type=Path, default=Path("outputs/demo"))
     args = parser.parse_args(argv)
+    if args.episodes < 1:
+        parser.error("--episodes must be >= 1")
+    policy = self_evidence = None
+    if not args.babbling:
+        policy = (args.policy or shipped_policy()).resolve()
+        self_evidence = args.self_evidence or (evidence_path(policy) if evidence_path(policy).is_file() else None)
     if args.duration_s is None:
-        args.duration_s = DISTRACTOR_DURATION_S if args.distractor_arm else DEFAULT_DURATION_S
+        args.duration_s = (args.episodes * EPISODE_ALLOWANCE_S if policy else
+                           DISTRACTOR_DURATION_S if args.distractor_arm else DEFAULT_DURATION_S)
     bag, log_dir = args.out / "bag", args.out / "logs"
     shutil.rmtree(bag, ignore_errors=True)  # the recorder starts a new bag, never appends
     args.out.mkdir(parents=True, exist_ok=True)
     nodes = load_graph().resolve({
         "scene": args.scene, "robot": load_scene_config(args.scene).robot, "image_size": str(args.image_size),
-        "distractor_arm": str(args.distractor_arm).lower(), "record": str(bag.resolve())})
+        "distractor_arm": str(args.distractor_arm).lower(), "record": str(bag.resolve()), "task": args.task,
+        "policy": str(policy or ""), "self_evidence": str(self_evidence.resolve() if self_evidence else ""),
+        "episodes": str(args.episodes)})
     stop_on_sigterm()
 
     memory = GraphMemory()
@@ -109,10 +157,13 @@ def main(argv: list[str] | None = None) -> None:
             if graph.poll() or time.monotonic() - started > STARTUP_TIMEOUT_S:
                 raise SystemExit(f"[demo] the graph did not come up: see the logs in {log_dir}")
         startup_s = time.monotonic() - started
-        print(f"[demo] the graph is up after {startup_s:.1f} s; running for {args.duration_s:.0f} s ...", flush=True)
+        plan = (f"{args.episodes} {args.task} episodes by {policy.name} (at most {args.duration_s:.0f} s)" if policy
+                else f"babbling for {args.duration_s:.0f} s")
+        print(f"[demo] the graph is up after {startup_s:.1f} s; {plan} ...", flush=True)
         run_started, run_started_ns = time.monotonic(), time.time_ns()
         next_sample = next_report = run_started
-        while time.monotonic() - run_started < args.duration_s:
+        while time.monotonic() - run_started < args.duration_s and \
+                not (policy and len(progress.episode_results) >= args.episodes):
             executor.spin_once(timeout_sec=0.05)
             graph.poll()  # a node that dies is reported at once; the run goes on without it
             now = time.monotonic()
@@ -121,10 +172,15 @@ def main(argv: list[str] | None = None) -> None:
                 next_sample += MEMORY_SAMPLE_PERIOD_S
             if now >= next_report + REPORT_PERIOD_S:
                 next_report += REPORT_PERIOD_S
+                episodes = (f"; episodes {len(progress.episode_results)}/{args.episodes}, "
+                            f"{sum(r.success for r in progress.episode_results)} succeeded") if policy else ""
                 print(f"[demo] {now - run_started:4.0f} s: {len(graph.pids())} nodes running, "
                       f"{graph_rss / 1e6:.0f} MB RSS; self model states {progress.states_received}, "
-                      f"self keypoints {progress.self_keypoints}", flush=True)
+                      f"self keypoints {progress.self_keypoints}{episodes}", flush=True)
         wall_s = time.monotonic() - run_started
+        drain_until = time.monotonic() + (RECORDER_DRAIN_S if policy else 0.0)
+        while time.monotonic() < drain_until:
+            executor.spin_once(timeout_sec=0.05)
         progress.destroy_node()
         exit_codes = graph.stop()
 
@@ -141,6 +197,11 @@ def main(argv: list[str] | None = None) -> None:
     final = run.states[-1] if run.states else None
     recent_errors = [s.prediction_error_px for s in run.states[-100:]]
     summary = {
+        "mode": "episodes" if policy else "babbling",
+        "policy": str(policy) if policy else None,
+        "self_evidence": str(self_evidence) if self_evidence else None,
+        "episodes": episode_summary(run, args.task, args.episodes) if policy else None,
+        "latency_image_to_command_ms": run.policy_latency_ms() if policy else None,
         "duration_s": round(wall_s, 1),
         "startup_s": round(startup_s, 1),
         "nodes": {name: {"exit_code": code, "died": name in {d.name for d in graph.died}} for name, code in exit_codes.items()},
@@ -153,6 +214,7 @@ def main(argv: list[str] | None = None) -> None:
         "joint_range_rad": np.round(joints.max(axis=0) - joints.min(axis=0), 2).tolist() if len(joints) else [],
         "rejected_commands": rejected_commands(logs.get("sim", "")),
         "dropped": {name: dropped_messages(logs[name]) for name in NODES_WITH_DROP_COUNTERS if name in logs},
+        "commands_held": held_commands(logs.get("policy", "")),
         "labeller_samples": labeller_samples(logs.get("self_model", "")),
         "final_labels": final.labels.tolist() if final else [],
         "self_keypoints": np.flatnonzero(final.labels == LABEL_SELF).tolist() if final else [],
@@ -172,6 +234,13 @@ def main(argv: list[str] | None = None) -> None:
           f"(1 self, 2 world, 0 unknown), self keypoints {summary['self_keypoints']}, in the last frame "
           f"{summary['final_frame_labels']}; body schema error "
           f"{summary['body_schema_error_px_last_100']} px (mean of the last 100 frames)")
+    if policy:
+        e = summary["episodes"]
+        seeds = [r["seed"] for r in e["results"]]
+        print(f"[demo] {e['task']}: {e['successes']}/{e['episodes']} episodes succeeded (95 % CI "
+              f"{e['ci95'][0]:.0%}-{e['ci95'][1]:.0%}; seeds {min(seeds, default='-')}-{max(seeds, default='-')}), median "
+              f"{e['median_time_to_success_s']} s to success; image -> arm command latency "
+              f"{summary['latency_image_to_command_ms']} ms")
     if graph.died:
         print(f"[demo] nodes that died during the run: {[d.name for d in graph.died]} (see their logs in {log_dir})")
     print(f"[demo] look at {args.out / 'self_model_strip.png'}, {args.out / 'run.gif'} and "

@@ -22,7 +22,9 @@ from smrl_common.image_messages import image_msg_to_rgb
 IMAGE_TOPIC = "camera/image_raw"
 STATE_TOPIC = "self_model/state"
 JOINT_TOPIC = "joint_states"
-TOPICS = [IMAGE_TOPIC, JOINT_TOPIC, "keypoints", STATE_TOPIC]
+EPISODE_RESULTS_TOPIC = "sim/episode_results"
+POLICY_LATENCY_TOPIC = "policy/latency_ms"
+TOPICS = [IMAGE_TOPIC, JOINT_TOPIC, "keypoints", STATE_TOPIC, EPISODE_RESULTS_TOPIC, POLICY_LATENCY_TOPIC]
 
 
 @dataclass
@@ -38,6 +40,14 @@ class StateSnapshot:
     latency_s: float              # image stamp -> the recorder received this state
 
 
+@dataclass(frozen=True)
+class EpisodeOutcome:
+    """One episode as the episode runner judged it (the sim's task status that ended it)."""
+    seed: int
+    success: bool
+    elapsed_s: float
+
+
 @dataclass
 class RecordedRun:
     frames: dict[int, np.ndarray] = field(default_factory=dict)  # image stamp (ns) -> rgb, every stride-th
@@ -45,27 +55,34 @@ class RecordedRun:
     joint_positions: list[list[float]] = field(default_factory=list)
     received: Counter = field(default_factory=Counter)           # topic -> messages
     receive_span_s: dict[str, float] = field(default_factory=dict)  # topic -> first to last receive
+    episodes: list[EpisodeOutcome] = field(default_factory=list)
+    policy_latencies_ms: list[float] = field(default_factory=list)  # image stamp -> arm command
 
     @classmethod
     def read(cls, bag: Path, kept_frames: int, since_ns: int = 0) -> "RecordedRun":
         """The run in `bag` from receive time `since_ns` on (wall clock; earlier messages, e.g. while
-        the graph came up, are left out), keeping about `kept_frames` camera frames spread over it."""
+        the graph came up, are left out, but for episode results: every episode counts), keeping
+        about `kept_frames` camera frames spread over it."""
         run = cls()
         stride = max(1, BagPlayback(bag, [IMAGE_TOPIC]).message_count // kept_frames)
         first_ns: dict[str, int] = {}
         for message in BagPlayback(bag, TOPICS).messages():
             topic = message.topic
-            if message.log_time_ns < since_ns:
+            if message.log_time_ns < since_ns and topic != EPISODE_RESULTS_TOPIC:  # the runner starts on its own
                 continue
             run.received[topic] += 1
             first_ns.setdefault(topic, message.log_time_ns)
             run.receive_span_s[topic] = (message.log_time_ns - first_ns[topic]) * 1e-9
             if topic == IMAGE_TOPIC and (run.received[topic] - 1) % stride:
                 continue
-            if topic not in (IMAGE_TOPIC, STATE_TOPIC, JOINT_TOPIC):
+            if topic == "keypoints":
                 continue
             msg = deserialize_message(message.data, message_class(message.msgtype))
-            if topic == IMAGE_TOPIC:
+            if topic == EPISODE_RESULTS_TOPIC:
+                run.episodes.append(EpisodeOutcome(msg.seed, msg.success, msg.elapsed_s))
+            elif topic == POLICY_LATENCY_TOPIC:
+                run.policy_latencies_ms.append(msg.data)
+            elif topic == IMAGE_TOPIC:
                 run.frames[Time.from_msg(msg.header.stamp).nanoseconds] = image_msg_to_rgb(msg).copy()
             elif topic == JOINT_TOPIC:
                 run.joint_positions.append(list(msg.position))
@@ -84,11 +101,18 @@ class RecordedRun:
 
     def latency_ms(self) -> dict[str, float]:
         """Image stamp -> self model state received: median, 90th percentile and max."""
-        latencies_ms = np.array([state.latency_s for state in self.states]) * 1e3
-        if not len(latencies_ms):
-            return {}
-        return {"median": round(float(np.median(latencies_ms)), 1),
-                "p90": round(float(np.percentile(latencies_ms, 90)), 1), "max": round(float(latencies_ms.max()), 1)}
+        return latency_summary(np.array([state.latency_s for state in self.states]) * 1e3)
+
+    def policy_latency_ms(self) -> dict[str, float]:
+        """Image stamp -> arm command published (the policy node's own measure), as `latency_ms`."""
+        return latency_summary(np.array(self.policy_latencies_ms))
 
     def states_with_frames(self) -> list[StateSnapshot]:
         return [state for state in self.states if state.stamp_ns in self.frames]
+
+
+def latency_summary(latencies_ms: np.ndarray) -> dict[str, float]:
+    if not len(latencies_ms):
+        return {}
+    return {"median": round(float(np.median(latencies_ms)), 1),
+            "p90": round(float(np.percentile(latencies_ms, 90)), 1), "max": round(float(latencies_ms.max()), 1)}

@@ -76,9 +76,8 @@ PARAMETERS = {
     "marker_depth_m": (1.5, "Depth along the optical axis (m) of the marker spheres on their camera rays."),
     "num_threads": (1, "CPU threads torch may use (labeller solves, body schema)."),
 }
-#: Joint states kept for pairing (100 Hz x 7 joints: ~40 KB). Frames are paired by stamp, so a late
-#: keypoint frame is still paired right; with 1 s, CI on a loaded 2-core machine dropped 14 of 182 demo
-#: frames as "keypoints older than the joint states".
+#: Joint states kept for pairing (100 Hz x 7 joints: ~40 KB). Frames are paired by stamp, so a keypoint
+#: frame the loaded machine held up for seconds is still paired right.
 JOINT_STATE_HISTORY_S = 5.0
 SPHERE_DIAMETER_M = 0.05
 PREDICTED_DIAMETER_M = 0.03

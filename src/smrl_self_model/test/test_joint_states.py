@@ -57,10 +57,17 @@ def test_the_nearest_joint_state_is_paired_and_its_age_reported():
     (10.15, "gap in the joint states"),                # joint states missing around the frame
 ])
 def test_no_joint_state_near_a_frame_is_reported_not_guessed(stamp_s, reason):
-    buffer = buffer_at(10.0, 10.1, 10.2)
+    buffer = buffer_at(8.0, 10.0, 10.1, 10.2)  # 8.0 is forgotten: older than the 1 s history
     with pytest.raises(NoJointStateNear) as raised:
         buffer.nearest(stamp_s, max_offset_s=0.02)
     assert raised.value.reason == reason
+
+
+def test_frames_from_before_the_first_joint_state_are_told_apart_from_late_ones():
+    """At start-up the camera may begin before the joint states come: not a lag, and counted apart."""
+    with pytest.raises(NoJointStateNear) as raised:
+        buffer_at(10.0, 10.1).nearest(9.9, max_offset_s=0.02)
+    assert raised.value.reason == "keypoints before the first joint state"
 
 
 def test_an_empty_buffer_says_so():
@@ -100,7 +107,7 @@ def test_a_frame_whose_joint_states_do_not_come_is_stale_once_the_keypoints_move
 
 def test_frames_older_than_the_joint_states_or_in_a_gap_are_settled_unpaired():
     sync = FrameSync(max_offset_s=0.02, max_wait_s=0.5)
-    for stamp_s in (10.0, 10.1, 10.2):
+    for stamp_s in (8.6, 10.0, 10.1, 10.2):
         sync.add_joint_state(stamp_s, np.zeros(3))
     assert settled(sync.add_frame(8.5, "old")) == [("old", "keypoints older than the joint states")]
     assert settled(sync.add_frame(10.15, "gap")) == [("gap", "gap in the joint states")]

@@ -128,13 +128,13 @@ def test_frames_without_a_joint_state_near_them_are_dropped_and_counted(fed_node
     assert list(states[1].joint_positions) == pytest.approx([0.1, 0.2, 0.3])
     assert list(states[1].labels) == list(states[1].frame_labels) == [SelfModelState.LABEL_UNKNOWN] * 4
     assert [k.intensity for k in states[1].predicted_keypoints] == [1.0, 0.0, 1.0, 0.0]
-    send(99.0)   # older than the oldest joint state kept
+    send(99.0)   # from before the first joint state (100.0)
     send(100.05, num_keypoints=5)
     send(100.5)  # the joint states stopped at 100.1...
     send(100.6)  # ...and the keypoints move on
     joints.publish(joint_state(101.0))       # 100.6 lies in a 0.9 s gap of the joint states
     assert spin_until(executor, lambda: node.sync.num_waiting == 0)
-    assert node.dropped == {"keypoints: no joint states": 1, "keypoints: keypoints older than the joint states": 1,
+    assert node.dropped == {"keypoints: no joint states": 1, "keypoints: keypoints before the first joint state": 1,
                             "keypoints: count differs from the body schema's": 1, "keypoints: stale joint states": 1,
                             "keypoints: gap in the joint states": 1}
     spin_until(executor, lambda: len(states) > 2, 0.5)
@@ -227,8 +227,11 @@ def test_a_missing_or_corrupt_body_schema_stops_the_node_with_a_clear_error(ros_
                       parameter_overrides=[Parameter("body_schema", value=str(tmp_path / "missing.pt"))])
     corrupt = tmp_path / "corrupt.pt"
     corrupt.write_bytes(b"not a model")
-    with pytest.raises(SystemExit, match=f"self_model_node: cannot open the body schema: {corrupt}: not a readable"):
+    with pytest.raises(SystemExit, match=f"self_model_node: cannot open the body schema or self evidence: {corrupt}: "
+                                         f"not a readable"):
         main(["--ros-args", "-p", f"body_schema:={corrupt}"])
+    with pytest.raises(SystemExit, match=f"cannot open the body schema or self evidence: {corrupt}: not a readable"):
+        main(["--ros-args", "-p", f"self_evidence:={corrupt}"])
 
 
 def test_the_parameter_file_sets_exactly_the_declared_parameters():
@@ -246,3 +249,20 @@ def test_the_shipped_body_schema_was_trained_on_the_shipped_keypoint_model():
     keypoints = importlib.resources.files("smrl_perception") / "models" / "keypoints_default.pt"
     assert schema.keypoint_model_sha256 == hashlib.sha256(keypoints.read_bytes()).hexdigest()
     assert schema.joint_names == [f"panda_joint{i}" for i in range(1, 8)]
+
+
+def test_self_evidence_of_another_keypoint_model_is_refused(ros_context, tmp_path, synthetic_episode):
+    """The samples' keypoint indices mean nothing for another keypoint model's body schema."""
+    from smrl_self_model.core.contingency import label_episodes
+
+    schema = load_shipped_body_schema()
+    episode = synthetic_episode(0)
+    labeller = label_episodes([episode.centers[:, :schema.num_keypoints]], [episode.intensities[:, :schema.num_keypoints]],
+                              [episode.joint_positions_rad[:, :schema.num_joints]])
+    evidence = labeller.save_evidence(tmp_path / "evidence.pt", keypoint_model_sha256="0" * 64)
+    with pytest.raises(ModelFileError, match="keypoint model 000000000000"):
+        SelfModelNode(context=ros_context, parameter_overrides=[Parameter("self_evidence", value=str(evidence))])
+    fitting = labeller.save_evidence(tmp_path / "fitting.pt", keypoint_model_sha256=schema.keypoint_model_sha256)
+    node = SelfModelNode(context=ros_context, parameter_overrides=[Parameter("self_evidence", value=str(fitting))])
+    np.testing.assert_array_equal(node.labeller.labels, labeller.labels)  # starts from what was learned
+    node.destroy_node()

@@ -12,6 +12,7 @@ import re
 DROPPED = re.compile(r"dropped(?: so far:)? (\{[^{}]*\})")       # keypoint, self model, scripted motion
 REJECTED = re.compile(r"(\w+) commands: \d+ accepted, rejected (\{[^{}]*\})")  # sim, per controller
 LABELLER_SAMPLES = re.compile(r"labeller samples (\d+)")           # self model
+HOLDS = re.compile(r"\d+ commands, holds (\{[^{}]*\})")          # policy
 
 
 def dropped_messages(log_text: str) -> dict[str, int]:
@@ -28,6 +29,12 @@ def rejected_commands(log_text: str) -> dict[str, int]:
         for reason, count in counts.items():
             total[reason] = total.get(reason, 0) + count
     return total
+
+
+def held_commands(log_text: str) -> dict[str, int]:
+    """reason -> control ticks the policy node held the arm instead of acting, as last logged."""
+    found = HOLDS.findall(log_text)
+    return ast.literal_eval(found[-1]) if found else {}
 
 
 def labeller_samples(log_text: str) -> int | None:

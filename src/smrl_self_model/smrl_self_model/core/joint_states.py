@@ -95,6 +95,7 @@ class JointStateBuffer:
         self.history_s = history_s
         self._stamps: list[float] = []
         self._positions: list[np.ndarray] = []
+        self._forgot_any = False  # False: the oldest kept is the first joint state received
 
     def __len__(self) -> int:
         return len(self._stamps)
@@ -109,6 +110,7 @@ class JointStateBuffer:
         self._stamps.insert(i, stamp_s)
         self._positions.insert(i, np.asarray(positions_rad, dtype=np.float64))
         first_kept = bisect.bisect_left(self._stamps, self._stamps[-1] - self.history_s)
+        self._forgot_any |= first_kept > 0
         del self._stamps[:first_kept], self._positions[:first_kept]
 
     def nearest(self, stamp_s: float, max_offset_s: float) -> JointStateMatch:
@@ -125,6 +127,9 @@ class JointStateBuffer:
         if stamp_s > newest:
             raise NoJointStateNear("stale joint states", f"the newest is {stamp_s - newest:.3f} s older than the "
                                                          f"keypoints (max {max_offset_s} s)")
+        if stamp_s < oldest and not self._forgot_any:  # at start-up: the camera began before the joint states came
+            raise NoJointStateNear("keypoints before the first joint state",
+                                   f"the keypoints are {oldest - stamp_s:.3f} s older than the first joint state")
         if stamp_s < oldest:
             raise NoJointStateNear("keypoints older than the joint states",
                                    f"the keypoints are {oldest - stamp_s:.3f} s older than the oldest joint state "
