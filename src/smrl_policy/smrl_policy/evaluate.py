@@ -52,7 +52,7 @@ def evaluate(config: EvaluateConfig) -> list[dict]:
         policies = [shipped_policy(SHIPPED[config.task])]
     candidates = [("random", None)] + [(str(path), path) for path in policies]
     rows = []
-    self_models: dict[str, FrozenSelfModel] = {}
+    self_models: dict[tuple[str, str | None], FrozenSelfModel] = {}  # (dataset, keypoint model) -> self model
     for name, path in candidates:
         started = time.perf_counter()
         if path is None:
@@ -62,17 +62,14 @@ def evaluate(config: EvaluateConfig) -> list[dict]:
             policy = load_policy(path)
             self_model = None
             if policy.observation_kind == "self_model":
-                data = str(config.self_model_data or getattr(policy, "metadata", {}).get("self_model_data") or "")
-                if not data:
-                    raise SystemExit(f"{path}: a self_model policy; give --self-model-data")
-                if data not in self_models:
-                    self_models[data] = FrozenSelfModel.from_dataset(data, collect_if_missing=True)
-                self_model = self_models[data]
-                trained_with = getattr(policy, "metadata", {}).get("keypoint_model_sha256")
-                if trained_with != self_model.keypoint_model_sha256:
-                    raise SystemExit(f"error: {path} was trained on the output of another keypoint model "
-                                     f"(sha256 {str(trained_with)[:12]}, shipped now {self_model.keypoint_model_sha256[:12]}): "
-                                     f"retrain it (./smrl train-policy --observation self_model)")
+                metadata = getattr(policy, "metadata", {})
+                key = (str(config.self_model_data or metadata.get("self_model_data")), metadata.get("keypoint_model"))
+                if key not in self_models:
+                    try:
+                        self_models[key] = FrozenSelfModel.for_policy(metadata, config.self_model_data)
+                    except ValueError as error:
+                        raise SystemExit(f"error: {path}: {error}") from None
+                self_model = self_models[key]
             env = make_env(config.task, policy.observation_kind, self_model, max_episode_steps=config.max_episode_steps,
                            max_joint_delta_rad=policy.max_joint_delta_rad)
         result = run_episodes(policy, env, config.episodes, config.first_seed)

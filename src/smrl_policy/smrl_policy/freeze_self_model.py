@@ -33,16 +33,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=None, help="evidence file (default: beside the policy)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    metadata = getattr(load_policy(args.policy), "metadata", {})
-    data = args.self_model_data or metadata.get("self_model_data")
-    if not data:
-        parser.error(f"{args.policy} names no self model dataset: give --self-model-data")
-    self_model = FrozenSelfModel.from_dataset(data, collect_if_missing=True)
-    if metadata.get("keypoint_model_sha256") not in (None, self_model.keypoint_model_sha256):
-        raise SystemExit(f"error: {args.policy} was trained on another keypoint model's output than the shipped one")
+    try:
+        self_model = FrozenSelfModel.for_policy(getattr(load_policy(args.policy), "metadata", {}), args.self_model_data)
+    except ValueError as error:
+        raise SystemExit(f"error: {args.policy}: {error}") from None
     out = self_model.save_evidence(args.out or evidence_path(args.policy))
     labeller = self_model.labeller
-    print(f"wrote {out}: {labeller.num_samples} samples of {data}, labels {labeller.labels.tolist()} "
+    print(f"wrote {out}: {labeller.num_samples} samples of {self_model.dataset}, labels {labeller.labels.tolist()} "
           f"(1 self, 2 world), scores {labeller.scores.round(2).tolist()}")
 
 

@@ -56,6 +56,7 @@ class TrainConfig:
     gamma: float = 0.98
     max_episode_steps: int = 50
     self_model_data: Path = DEFAULT_SELF_MODEL_DATA
+    keypoint_model: Path | None = None   # None: the shipped one
     threads: int = 1
 
     def td3_config(self) -> TD3Config:
@@ -63,8 +64,8 @@ class TrainConfig:
                                   batch_size=self.batch_size, gamma=self.gamma)
 
 
-def frozen_self_model(folder: Path) -> FrozenSelfModel:
-    self_model = FrozenSelfModel.from_dataset(folder, collect_if_missing=True)
+def frozen_self_model(folder: Path, keypoint_model: Path | None = None) -> FrozenSelfModel:
+    self_model = FrozenSelfModel.from_dataset(folder, collect_if_missing=True, keypoint_model=keypoint_model)
     labels = self_model.labeller.labels.tolist()
     print(f"self model frozen on {folder}: {self_model.labeller.num_samples} samples, keypoint labels {labels} "
           f"(0 unknown, 1 self, 2 world)", flush=True)
@@ -154,13 +155,15 @@ def write_learning_curve(records: list[dict], out: Path, title: str) -> None:
 def train(config: TrainConfig) -> dict:
     torch.set_num_threads(config.threads)
     config.out.mkdir(parents=True, exist_ok=True)
-    self_model = frozen_self_model(config.self_model_data) if config.observation == "self_model" else None
+    self_model = frozen_self_model(config.self_model_data, config.keypoint_model) \
+        if config.observation == "self_model" else None
     env_kwargs = {"max_episode_steps": config.max_episode_steps}
     envs = make_vector_env(config.num_envs, config.task, config.observation, self_model, **env_kwargs)
     eval_env = make_env(config.task, config.observation, self_model, **env_kwargs)
     metadata = {"task": config.task, "train_seed": config.seed,
                 "self_model_data": str(config.self_model_data) if self_model else None,
-                "keypoint_model_sha256": self_model.keypoint_model_sha256 if self_model else None}
+                "keypoint_model_sha256": self_model.keypoint_model_sha256 if self_model else None,
+                "keypoint_model": self_model.keypoint_model if self_model else None}
     recorder = TrainingRecorder(config, eval_env, metadata)
     interrupted = False
     # Ctrl-C and SIGTERM stop training cleanly (SIGINT too when started in the background, where the
@@ -221,6 +224,8 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     parser.add_argument("--max-episode-steps", type=int, default=d.max_episode_steps)
     parser.add_argument("--self-model-data", type=Path, default=d.self_model_data,
                         help="babbling dataset the self model is frozen on (collected if missing)")
+    parser.add_argument("--keypoint-model", type=Path, default=None,
+                        help="self_model: a keypoint model file (train-keypoints' model.pt); default the shipped one")
     parser.add_argument("--threads", type=int, default=d.threads, help="torch threads of the learner")
     args = parser.parse_args(argv)
     if args.steps <= 0 or args.num_envs <= 0 or args.eval_every <= 0 or args.eval_episodes <= 0:

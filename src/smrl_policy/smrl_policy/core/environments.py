@@ -72,14 +72,16 @@ class FrozenSelfModel:
     num_arm_joints: int
     dataset: str           # where it was fitted, for the record
     keypoint_model_sha256: str = ""   # of the keypoint model file: a policy only fits the model it was trained on
+    keypoint_model: str = ""          # its path; "" for the model shipped for the robot
 
     @classmethod
     def from_dataset(cls, folder: Path | str, robot: str = "panda", max_episodes: int | None = None,
-                     collect_if_missing: bool = False) -> FrozenSelfModel:
-        """Detect keypoints on every episode of a babbling dataset (smrl_sim.core.collect), feed the
-        labeller episode by episode, refresh once. A missing folder is collected first when
-        `collect_if_missing` (SELF_MODEL_DATA_EPISODES of seed SELF_MODEL_DATA_SEED), else it, like a
-        broken one, raises DatasetError."""
+                     collect_if_missing: bool = False, keypoint_model: Path | str | None = None) -> FrozenSelfModel:
+        """Detect keypoints (with `keypoint_model`, default the one shipped for `robot`) on every
+        episode of a babbling dataset (smrl_sim.core.collect), feed the labeller episode by episode,
+        refresh once. A missing folder is collected first when `collect_if_missing`
+        (SELF_MODEL_DATA_EPISODES of seed SELF_MODEL_DATA_SEED), else it, like a broken one, raises
+        DatasetError."""
         import hashlib
 
         from smrl_perception.core.checkpoint import shipped_model_file
@@ -93,9 +95,12 @@ class FrozenSelfModel:
                   f"(seed {SELF_MODEL_DATA_SEED}) to freeze the self model on...", flush=True)
             collect(CollectConfig(out=Path(folder), episodes=SELF_MODEL_DATA_EPISODES, seed=SELF_MODEL_DATA_SEED))
 
-        detector = KeypointDetector.from_checkpoint(None, robot=robot)
-        with shipped_model_file(robot) as path:
-            keypoint_model_sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
+        detector = KeypointDetector.from_checkpoint(keypoint_model, robot=robot)
+        if keypoint_model:
+            keypoint_model_sha256 = hashlib.sha256(Path(keypoint_model).read_bytes()).hexdigest()
+        else:
+            with shipped_model_file(robot) as path:
+                keypoint_model_sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
         labeller = None
         for index, (_, episode) in enumerate(iter_episodes(Path(folder), keys=("rgb", "joint_positions"))):
             if max_episodes is not None and index >= max_episodes:
@@ -105,7 +110,24 @@ class FrozenSelfModel:
                 labeller = ContingencyLabeller(detector.num_keypoints, episode["joint_positions"].shape[1])
             labeller.update_episode(keypoints.normalised, keypoints.intensities, episode["joint_positions"])
         labeller.refresh()
-        return cls(detector, labeller, labeller.num_joints, str(folder), keypoint_model_sha256)
+        return cls(detector, labeller, labeller.num_joints, str(folder), keypoint_model_sha256,
+                   str(keypoint_model or ""))
+
+    @classmethod
+    def for_policy(cls, metadata: dict, self_model_data: Path | str | None = None) -> FrozenSelfModel:
+        """The self model a self_model policy was trained with: frozen on the dataset its metadata
+        names (or `self_model_data`) with the keypoint model it names. ValueError when it names no
+        dataset, or when that keypoint model is not the one it was trained on (changed since)."""
+        data = self_model_data or metadata.get("self_model_data")
+        if not data:
+            raise ValueError("the policy names no self model dataset: give one")
+        self_model = cls.from_dataset(data, collect_if_missing=True, keypoint_model=metadata.get("keypoint_model") or None)
+        trained_with = metadata.get("keypoint_model_sha256")
+        if trained_with != self_model.keypoint_model_sha256:
+            raise ValueError(f"the policy was trained on the output of another keypoint model (sha256 "
+                             f"{str(trained_with)[:12]}, now {self_model.keypoint_model_sha256[:12]}): retrain it "
+                             f"(./smrl train-policy --observation self_model)")
+        return self_model
 
     @property
     def num_keypoints(self) -> int:
