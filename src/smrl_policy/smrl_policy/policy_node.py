@@ -37,7 +37,7 @@ from smrl_common.node_runner import run_node
 from smrl_msgs.msg import SelfModelState
 from smrl_policy.core.command_safety import ActionRejected, CommandSafety, JointTargets, stale_input
 from smrl_policy.core.observation import self_model_observation
-from smrl_policy.core.policy import Policy
+from smrl_policy.core.policy import Policy, load_policy
 from smrl_self_model.core.joint_states import MalformedJointState, arm_joint_positions
 from smrl_sim.core.robot_config import load_robot_config
 
@@ -68,10 +68,6 @@ def load_policy_file(path: str) -> Policy:
     """The policy in `path`, through the training side's loader (smrl_policy.core.policy.load_policy)."""
     if not path:
         raise PolicyLoadError("no policy given (parameter policy_file)")
-    try:
-        from smrl_policy.core.policy import load_policy
-    except ImportError:
-        raise PolicyLoadError(f"{path}: smrl_policy.core.policy has no load_policy to read policy files with") from None
     try:
         return load_policy(path)
     except Exception as error:  # noqa: BLE001 - missing, corrupt or foreign files fail in many ways
