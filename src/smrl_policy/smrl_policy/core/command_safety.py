@@ -10,8 +10,8 @@ ROS-free: the policy node calls it once per control tick; tests and evaluation c
    to the position limits, then stepped from the reference by at most velocity_limit * dt per
    joint, then clamped to the position limits again. The bound holds at the peak, for every
    command, not on average. The reference is the previous command, or the measured position for
-   the first command, the first after a hold, and when the arm is more than `REFERENCE_LAG_PERIODS`
-   periods of full speed away from the previous command on some joint (it was moved: an episode
+   the first command, the first after a hold, and when the arm is further from the previous command
+   than the velocity limit covers in `REFERENCE_LAG_S` on some joint (it was moved: an episode
    reset teleports the simulated arm home; or it is blocked): stepping on from the old command
    would first command the arm back towards where it was. dt is the time since the previous command, at
    most one control period (a late tick does not make up for lost time); from the measured
@@ -33,10 +33,11 @@ import numpy as np
 
 from smrl_common.core.joint_command_guard import JointLimits
 
-#: An arm further than this many control periods at the velocity limit from the previous command
-#: (on any joint) is not following it: the next command steps from the measured position instead.
-#: Not 1: an arm following at full speed lags its command by about one period.
-REFERENCE_LAG_PERIODS = 2.0
+#: An arm further from the previous command than the velocity limit covers in this time (on any
+#: joint) is not following it: the next command steps from the measured position instead. The
+#: policy node's default staleness bound: a following arm lags its command by about one control
+#: period, and joint states this old make the node hold anyway.
+REFERENCE_LAG_S = 0.25
 
 
 class ActionRejected(ValueError):
@@ -113,7 +114,7 @@ class CommandSafety:
         measured_arm = np.asarray(measured_arm, dtype=np.float64)
         elapsed_s = max(now_s - self._last_time_s, 0.0)
         continuing = self._last is not None and self._hold is None and bool(np.all(
-            np.abs(self._last.arm - measured_arm) <= REFERENCE_LAG_PERIODS * self.arm_limits.velocity * self.control_period_s))
+            np.abs(self._last.arm - measured_arm) <= REFERENCE_LAG_S * self.arm_limits.velocity))
         dt_s = min(elapsed_s, self.control_period_s) if continuing else self.control_period_s
         arm_reference = self._last.arm if continuing else measured_arm
         desired_arm = self.arm_limits.clamp(measured_arm + action[:-1] * self.max_joint_delta_rad)
