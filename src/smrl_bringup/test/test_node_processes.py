@@ -75,3 +75,42 @@ def test_start_graph_passes_sigterm_on_and_reports_a_node_that_dies(tmp_path):
     os.kill(pid, signal.SIGKILL)
     assert process.wait(timeout=20) == 1  # its only node died
     assert "node scripted_motion (pid %d) died: killed by SIGKILL" % pid in process.stderr.read()
+
+
+def test_when_the_keypoint_node_dies_under_the_policy_the_policy_node_holds_the_arm(
+        tmp_path, ros_context, executor, spin_until):
+    """The policy graph without the episode runner (whose resets would move the arm): the shipped
+    touch policy drives the sim from the self model state; the keypoint node is killed mid-run, the
+    self model state goes stale, and the policy node commands the measured position, unchanged."""
+    from smrl_bringup.demo import shipped_policy
+    from smrl_policy.freeze_self_model import evidence_path
+
+    policy = shipped_policy()
+    nodes = [node for node in load_graph().resolve({"policy": str(policy), "self_evidence": str(evidence_path(policy))})
+             if node.name in ("sim", "keypoint_detector", "self_model", "policy")]
+    seen = {"commands": [], "joints": []}  # (receive time s, data)
+    watcher = rclpy.create_node("watcher", context=ros_context)
+    executor.add_node(watcher)
+    watcher.create_subscription(Float64MultiArray, ARM_COMMANDS,
+                                lambda m: seen["commands"].append((time.monotonic(), np.array(m.data))), 10)
+    watcher.create_subscription(JointState, "joint_states",
+                                lambda m: seen["joints"].append((time.monotonic(), np.array(m.position[:7]))), 10)
+    with NodeProcesses(nodes, tmp_path / "logs") as graph:
+        assert spin_until(executor, lambda: len(seen["commands"]) > 10, timeout_s=120.0), {k: len(v) for k, v in seen.items()}
+        home = seen["joints"][0][1]
+        assert spin_until(executor, lambda: np.abs(seen["joints"][-1][1] - home).max() > 0.1, timeout_s=5.0)
+
+        os.kill(graph.pids()["keypoint_detector"], signal.SIGKILL)
+        killed_at = time.monotonic()
+        reports = []
+        assert spin_until(executor, lambda: reports.extend(graph.poll()) or reports, timeout_s=5.0)
+        spin_until(executor, lambda: False, timeout_s=3.0)
+        assert [(r.name, r.returncode) for r in reports] == [("keypoint_detector", -signal.SIGKILL)]
+        holds = [command for t, command in seen["commands"] if t > killed_at + 0.5]
+        assert len(holds) > 10, "the policy node goes on commanding: the hold"
+        assert np.ptp(np.array(holds), axis=0).max() == 0.0, "one hold target, repeated"
+        settled = np.array([joints for t, joints in seen["joints"] if t > killed_at + 1.0])
+        assert np.ptp(settled, axis=0).max() < 0.005, np.ptp(settled, axis=0)
+        assert np.abs(settled[-1] - holds[-1]).max() < 0.02  # the arm is where it is held
+        graph.stop()
+    assert "'stale self-model state'" in (tmp_path / "logs" / "policy.log").read_text()
