@@ -14,7 +14,7 @@ from smrl_policy.core.scripted_grasp import ScriptedGrasp
 from smrl_sim.core.env import SmrlEnv
 from smrl_sim.core.scene import TABLE_TOP_Z_M
 
-CLOSE = np.array([0, 0, 0, 0, -1], np.float32)
+STAY = np.zeros(3, np.float32)   # dx, dy, d-yaw: the hand only descends
 
 
 @pytest.fixture(autouse=True)
@@ -30,42 +30,64 @@ def put_cube_at(env, x_m: float, y_m: float, yaw_rad: float = 0.0) -> None:
     world.client.resetBaseVelocity(world.object_id, [0, 0, 0], [0, 0, 0])
 
 
-@pytest.mark.parametrize("yaw_rad", [0.0, 0.7])
-def test_closing_over_a_cube_picks_it_within_the_step_budget(yaw_rad):
+def run_until_done(env, action=STAY):
+    """Policy steps until the episode ends: the total env steps and the last step's result."""
+    env_steps = 0
+    while True:
+        _, reward, terminated, truncated, info = env.step(action)
+        env_steps += info["env_steps"]
+        if terminated or truncated:
+            return env_steps, reward, terminated, truncated, info
+
+
+@pytest.mark.parametrize("yaw_rad", [0.0, 0.4])
+def test_descending_onto_a_cube_under_the_hand_picks_it_within_the_step_budget(yaw_rad):
     env = make_env("pick", "privileged", scripted_grasp=True)
+    assert env.action_space.shape == (3,)
     _, info = env.reset(seed=3)
     hand = info["ee_position"]
     put_cube_at(env, hand[0] + 0.01, hand[1] - 0.01, yaw_rad)   # not centred, turned: still picked
-    _, reward, terminated, truncated, info = env.step(CLOSE)
+    env_steps, reward, terminated, truncated, info = run_until_done(env)
     assert info["is_success"] and terminated and not truncated
     assert info["lift_m"] >= 0.05 and env.unwrapped.world.object_grasped()
-    assert info["env_steps"] == env.unwrapped._steps > 10   # descend ~0.4 m, close, lift: all env steps
-    assert reward > 1.0   # the env's rewards summed, the success bonus among them
+    assert env_steps == env.unwrapped._steps < 25   # descend ~0.4 m, close, lift: every one an env step
+    assert reward > 1.0   # the grasp's rewards summed, the success bonus among them
     env.close()
 
 
-def test_the_macro_moves_the_same_wherever_the_object_is():
-    """It reads the robot only: with the cube out of reach in two places, the arm ends identically,
-    the grasp point down at `grasp_height_m` above the table (no lift here)."""
+def test_the_script_moves_the_same_wherever_the_object_is():
+    """It reads the robot only: with the cube out of reach in two places, the arm goes down to
+    `grasp_height_m` above the table, closes and lifts identically."""
     finals = []
     for cube_y_m in (0.35, -0.35):
         env = ScriptedGrasp(SmrlEnv(task="pick", action_mode="ee_delta"), lift_m=0.0)
         env.reset(seed=5)
         put_cube_at(env, 0.9, cube_y_m)
-        _, _, terminated, truncated, info = env.step(CLOSE)
-        assert not terminated and not truncated and not info["in_contact"]
+        env_steps = 0
+        while env_steps < 15:   # the descent; the grasp step is the one taking more than one env step
+            _, _, terminated, truncated, info = env.step(STAY)
+            env_steps += info["env_steps"]
+            if info["env_steps"] > 1:
+                break
+        assert info["env_steps"] == 1 + env.close_steps and not info["in_contact"]
         assert env.hand_height_m() == pytest.approx(env.grasp_height_m, abs=0.01)
+        assert env.unwrapped.world.robot.gripper_state()[0].max() < 0.03   # closing on nothing
         finals.append(env.unwrapped.world.robot.arm_state()[0])
         env.close()
     np.testing.assert_allclose(finals[0], finals[1], atol=1e-6)
 
 
-def test_the_grasp_stops_at_the_end_of_the_episode():
-    env = make_env("pick", "privileged", scripted_grasp=True, max_episode_steps=4)
+def test_a_missed_grasp_lifts_and_descends_again_until_the_budget_is_spent():
+    env = make_env("pick", "privileged", scripted_grasp=True, max_episode_steps=40)
     env.reset(seed=1)
-    env.step(np.array([0, 0, 0, 0, 1], np.float32))   # an open-gripper step is one env step
-    _, _, terminated, truncated, info = env.step(CLOSE)
-    assert truncated and not terminated and info["env_steps"] == 3 and env.unwrapped._steps == 4
+    put_cube_at(env, 0.9, 0.35)   # out of reach: every grasp misses
+    grasps = 0
+    while True:
+        _, _, terminated, truncated, info = env.step(STAY)
+        grasps += info["env_steps"] > 1
+        if terminated or truncated:
+            break
+    assert truncated and not terminated and env.unwrapped._steps == 40 and grasps >= 2
     env.close()
 
 
@@ -79,8 +101,8 @@ def test_train_records_the_scripted_grasp_and_evaluate_applies_it(tmp_path):
                         "--num-envs", "1", "--learning-starts", "20", "--batch-size", "16", "--eval-every", "40",
                         "--eval-episodes", "1", "--max-episode-steps", "20"])
     policy = load_policy(tmp_path / "run" / "policy.pt")
-    assert policy.metadata["scripted_grasp"] is True and policy.action_size == 5   # dx, dy, dz, d-yaw, gripper
+    assert policy.metadata["scripted_grasp"] is True and policy.action_size == 3   # dx, dy, d-yaw
     rows = evaluate_command.evaluate(evaluate_command.EvaluateConfig(
         out=tmp_path / "eval", task="pick", episodes=2, policies=(tmp_path / "run" / "policy.pt",), max_episode_steps=20))
-    assert rows[1]["episodes"] == 2 and rows[1]["mean_length"] <= 20   # env steps, grasps included
+    assert rows[1]["episodes"] == 2 and rows[1]["mean_length"] == 20   # env steps, grasps included: no pick
     assert json.loads((tmp_path / "eval" / "evaluation.json").read_text())["rows"][1]["algo"] == "td3"

@@ -1,50 +1,54 @@
-"""The original project's scripted grasp as a gymnasium wrapper: the policy places the hand, a macro picks.
+"""The original project's automatic descent and scripted grasp, as a gymnasium wrapper: the policy
+steers the hand in x, y and yaw, the script takes it down, closes the fingers and lifts.
 
 Why: TD3 from the dense pick reward learns to grasp but not to lift (0/100: holding the cube on the
-table pays almost as well). The original SMRL moved the hand in x, y and yaw and left descent and
-grasp to a script; here the policy moves the end effector (SmrlEnv's `ee_delta` actions: dx, dy,
-dz, d-yaw, gripper) and when it commands "close" (gripper value <= 0) the macro runs within that one
-policy step, as ordinary `ee_delta` env steps (0.1 s each, counted in the episode's step budget):
+table pays almost as well), and leaving the moment of closing to the policy (its gripper value
+starting the grasp) did not train either: 0 of 20 periodic episodes in 15 000 steps, the actor
+learned to keep the gripper open. The original SMRL had the policy move the hand in dx, dy, d-yaw
+while it descended by itself, and grasped by script once the hand was low. Here:
 
-    descend   straight down, gripper open, until the grasp point is `grasp_height_m` above the table
-    close     `close_steps` steps with the fingers closing, the hand still
-    lift      straight up, fingers closed, by `lift_m` (or until the episode ends)
+    action    (dx, dy, d-yaw) in [-1, 1], SmrlEnv's `ee_delta` scales (ee_step_m, ee_yaw_step_rad)
+    descend   every policy step is one `ee_delta` env step that also moves the hand down by up to
+              ee_step_m, gripper open, towards `grasp_height_m` above the table
+    grasp     once the grasp point is there (or the descent stalls: the fingers are on something),
+              the same policy step goes on with `close_steps` env steps closing the fingers, then
+              lifts straight up by `lift_m`; if the object is not picked, the hand descends again
 
-The macro knows only the robot itself: the end effector's height from the measured joints through
+The script knows only the robot itself: the grasp point's height from the measured joints through
 the arm's forward kinematics, and the table's height from the robot's mount (it stands on the
 table top). It never reads the object's pose, so the same wrapper serves policies that see the
 world through pixels (the self_model observation) as well as privileged ones.
 
-The wrapper's step returns the last env step's observation, the sum of the env steps' rewards, and
-the env's own `terminated` / `truncated` / `info` (success stays the env's `is_success`);
-`info["env_steps"]` says how many env steps the policy step took.
+Every env step is a 0.1 s step of the env, counted in its episode budget (`max_episode_steps`). A
+policy step returns the last env step's observation, the sum of its env steps' rewards and the
+env's own `terminated` / `truncated` / `info` (success stays the env's `is_success`), with
+`info["env_steps"]`: how many env steps it took.
 """
 from __future__ import annotations
-
-import math
 
 import gymnasium as gym
 import numpy as np
 
 from smrl_sim.core.env import SmrlEnv
 
-HEIGHT_TOLERANCE_M = 0.005   # how close above the grasp height the descent stops
-EXTRA_DESCENT_STEPS = 4
+HEIGHT_TOLERANCE_M = 0.005   # the descent is done this close above the grasp height
+STALL_M = 0.002              # a descent step that goes down less than this has hit something
 
 
 class ScriptedGrasp(gym.Wrapper):
-    """Closing the gripper runs descend, close, lift on an `ee_delta` SmrlEnv (see the module doc)."""
+    """Automatic descent, then close and lift, on an `ee_delta` SmrlEnv (see the module doc)."""
 
     def __init__(self, env: gym.Env, grasp_height_m: float = 0.025, close_steps: int = 2, lift_m: float = 0.10) -> None:
         super().__init__(env)
         raw: SmrlEnv = env.unwrapped
         if raw.action_mode != "ee_delta":
             raise ValueError(f"the scripted grasp moves the hand in ee_delta actions; the env's are {raw.action_mode!r}")
+        self.action_space = gym.spaces.Box(-1.0, 1.0, (3,), np.float32)   # dx, dy, d-yaw
         self.robot = raw.world.robot
         self.table_height_m = float(self.robot.config.base_position[2])   # the arm stands on the table top
         self.grasp_height_m = grasp_height_m
         self.close_steps = close_steps
-        self.lift_m = lift_m
+        self.lift_steps = int(np.ceil(lift_m / raw.ee_step_m))
         self.ee_step_m = raw.ee_step_m
 
     def hand_height_m(self) -> float:
@@ -53,33 +57,20 @@ class ScriptedGrasp(gym.Wrapper):
         return float(position[2]) - self.table_height_m
 
     def step(self, action):
-        action = np.asarray(action, dtype=np.float32)
-        if action[-1] > 0.0:
-            observation, reward, terminated, truncated, info = self.env.step(action)
-            return observation, reward, terminated, truncated, {**info, "env_steps": 1}
-        return self._grasp()
-
-    def _grasp(self):
-        total, steps = 0.0, 0
-        for dz, gripper in self._macro_moves():
-            observation, reward, terminated, truncated, info = self.env.step(np.array([0, 0, dz, 0, gripper], np.float32))
-            total += float(reward)
-            steps += 1
-            if terminated or truncated:
-                break
+        dx, dy, d_yaw = np.clip(np.asarray(action, dtype=np.float32).reshape(3), -1.0, 1.0)
+        before_m = self.hand_height_m()
+        drop = min((before_m - self.grasp_height_m) / self.ee_step_m, 1.0)
+        observation, total, terminated, truncated, info = self.env.step(np.array([dx, dy, -drop, d_yaw, 1.0], np.float32))
+        steps, total = 1, float(total)
+        hand_m = self.hand_height_m()
+        at_grasp_height = hand_m - self.grasp_height_m <= HEIGHT_TOLERANCE_M
+        stalled = drop > 0 and before_m - hand_m < STALL_M
+        if (at_grasp_height or stalled) and not (terminated or truncated):
+            grasp = [(0.0, -1.0)] * self.close_steps + [(1.0, -1.0)] * self.lift_steps   # (dz, gripper)
+            for dz, gripper in grasp:
+                observation, reward, terminated, truncated, info = self.env.step(np.array([0, 0, dz, 0, gripper], np.float32))
+                total += float(reward)
+                steps += 1
+                if terminated or truncated:
+                    break
         return observation, total, terminated, truncated, {**info, "env_steps": steps}
-
-    def _macro_moves(self):
-        """(dz action, gripper action) per env step. The descent goes on until the measured grasp
-        point is within `HEIGHT_TOLERANCE_M` of the grasp height, for at most a few steps more
-        than the drop needs at full speed (the arm slows down near the target)."""
-        drop_m = self.hand_height_m() - self.grasp_height_m
-        for _ in range(math.ceil(max(drop_m, 0.0) / self.ee_step_m) + EXTRA_DESCENT_STEPS):
-            drop_m = self.hand_height_m() - self.grasp_height_m
-            if drop_m <= HEIGHT_TOLERANCE_M:
-                break
-            yield -min(drop_m / self.ee_step_m, 1.0), 1.0
-        for _ in range(self.close_steps):
-            yield 0.0, -1.0
-        for _ in range(math.ceil(self.lift_m / self.ee_step_m)):
-            yield 1.0, -1.0
