@@ -14,10 +14,11 @@ policy and curve so far are written. Runs are not resumed (the replay buffer is 
 new run starts from scratch.
 
 Pick uses the env's dense reward, which has a grasp and lift term (smrl_sim.core.tasks.PickTask:
-+0.5 for a grasp, up to +0.5 more for lifting 5 cm); no HER. `--scripted-grasp` has the policy move
-the hand in `ee_delta` actions and leaves descent, closing and lifting to the scripted grasp
-(smrl_policy.core.scripted_grasp); the policy file records it, so evaluation applies it too.
-An env step of `--steps` is then one policy step (a grasp is several 0.1 s env steps).
++0.5 for a grasp, up to +0.5 more for lifting 5 cm); no HER. `--scripted-grasp` is the original project's
+automatic descent and scripted grasp (smrl_policy.core.scripted_grasp): the policy steers the hand
+in dx, dy, d-yaw, the script takes it down, closes and lifts; the policy file records it, so
+evaluation applies it too. An env step of `--steps` is then one policy step (a grasp's policy step
+is several 0.1 s env steps).
 The self_model observation needs a babbling dataset to freeze the self model on
 (`--self-model-data`); it is collected when missing.
 """
@@ -58,7 +59,7 @@ class TrainConfig:
     batch_size: int = 256
     gamma: float = 0.98
     max_episode_steps: int = 50
-    scripted_grasp: bool = False       # ee_delta actions; closing the gripper runs the scripted grasp
+    scripted_grasp: bool = False       # the policy steers the hand in dx, dy, d-yaw; a script descends and grasps
     self_model_data: Path = DEFAULT_SELF_MODEL_DATA
     threads: int = 1
 
@@ -225,7 +226,8 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     parser.add_argument("--gamma", type=float, default=d.gamma)
     parser.add_argument("--max-episode-steps", type=int, default=d.max_episode_steps)
     parser.add_argument("--scripted-grasp", action="store_true",
-                        help="ee_delta actions; closing the gripper runs descend, close, lift (core.scripted_grasp)")
+                        help="the policy steers the hand in dx, dy, d-yaw; it descends by itself, closes and lifts "
+                             "(smrl_policy.core.scripted_grasp)")
     parser.add_argument("--self-model-data", type=Path, default=d.self_model_data,
                         help="babbling dataset the self model is frozen on (collected if missing)")
     parser.add_argument("--threads", type=int, default=d.threads, help="torch threads of the learner")

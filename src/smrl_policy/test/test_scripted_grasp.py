@@ -1,5 +1,5 @@
 """The scripted grasp on the real sim: it picks a cube under the hand, knows only the robot, spends
-env steps from the episode's budget; and the train and evaluate commands carry it in the policy file."""
+env steps from the episode's budget; the train and evaluate commands carry it in the policy file."""
 import json
 
 import numpy as np
@@ -9,6 +9,7 @@ import torch
 from smrl_policy import evaluate as evaluate_command
 from smrl_policy import train as train_command
 from smrl_policy.core.environments import make_env
+from smrl_policy.core.expert_motion import PolicyMotion
 from smrl_policy.core.policy import load_policy
 from smrl_policy.core.scripted_grasp import ScriptedGrasp
 from smrl_sim.core.env import SmrlEnv
@@ -106,3 +107,7 @@ def test_train_records_the_scripted_grasp_and_evaluate_applies_it(tmp_path):
         out=tmp_path / "eval", task="pick", episodes=2, policies=(tmp_path / "run" / "policy.pt",), max_episode_steps=20))
     assert rows[1]["episodes"] == 2 and rows[1]["mean_length"] == 20   # env steps, grasps included: no pick
     assert json.loads((tmp_path / "eval" / "evaluation.json").read_text())["rows"][1]["algo"] == "td3"
+    env = make_env("pick", "privileged")
+    with pytest.raises(ValueError, match="scripted grasp"):   # collection drives joint_delta policies only
+        PolicyMotion(env.unwrapped.world, tmp_path / "run" / "policy.pt")
+    env.close()

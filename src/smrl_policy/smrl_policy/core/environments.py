@@ -9,8 +9,9 @@
     "blind"       the joint positions alone: a control that shows how much touch success needs no
                   sight of the object (91/100 at best: the cube is placed in a small area).
 
-With `scripted_grasp`, the env takes `ee_delta` actions and closing the gripper runs the scripted
-grasp (smrl_policy.core.scripted_grasp) under the observation wrapper.
+With `scripted_grasp`, the env takes `ee_delta` actions under smrl_policy.core.scripted_grasp (the
+policy steers the hand in dx, dy, d-yaw; a script descends, closes and lifts), under the
+observation wrapper.
 
 The env's `info` (success, distances, true poses) passes through untouched for evaluation.
 """
@@ -153,8 +154,8 @@ class BlindObservation(gym.ObservationWrapper):
 
 def make_env(task: str = "touch", observation: str = "privileged", self_model: FrozenSelfModel | None = None,
              scripted_grasp: bool = False, **env_kwargs: Any) -> gym.Env:
-    """SmrlEnv with the named observation wrapper: joint_delta actions, or ee_delta ones and the
-    scripted grasp when `scripted_grasp`."""
+    """SmrlEnv with the named observation wrapper: joint_delta actions, or when `scripted_grasp`
+    the scripted grasp's dx, dy, d-yaw ones."""
     if observation not in OBSERVATION_KINDS:
         raise ValueError(f"unknown observation {observation!r}; known: {OBSERVATION_KINDS}")
     if scripted_grasp:
