@@ -10,8 +10,7 @@ re-freeze the self model on the dataset named in their file, or `--self-model-da
 `--policies`, the shipped privileged TD3 policy of the task is evaluated when there is one.
 A policy trained with the scripted grasp (its file says `scripted_grasp`) is run with it, its grasps'
 env steps counted in the `--max-episode-steps` budget. Episode i is `reset(seed=--first-seed + i)`
-for every policy. Writes `evaluation.md` (a table) and
-`evaluation.json` into --out.
+for every policy. Writes `evaluation.md` (a table) and `evaluation.json` into --out.
 """
 from __future__ import annotations
 

@@ -9,9 +9,9 @@
     "blind"       the joint positions alone: a control that shows how much touch success needs no
                   sight of the object (91/100 at best: the cube is placed in a small area).
 
-With `scripted_grasp`, the env takes `ee_delta` actions under smrl_policy.core.scripted_grasp (the
-policy steers the hand in dx, dy, d-yaw; a script descends, closes and lifts), under the
-observation wrapper.
+With `scripted_grasp`, SmrlEnv takes `ee_delta` actions and smrl_policy.core.scripted_grasp wraps
+it beneath the observation wrapper: the policy steers the hand in dx, dy, d-yaw, a script
+descends, closes and lifts.
 
 The env's `info` (success, distances, true poses) passes through untouched for evaluation.
 """

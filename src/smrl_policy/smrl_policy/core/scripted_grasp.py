@@ -3,7 +3,7 @@ steers the hand in x, y and yaw, the script takes it down, closes the fingers an
 
 Why: TD3 from the dense pick reward learns to grasp but not to lift (0/100: holding the cube on the
 table pays almost as well), and leaving the moment of closing to the policy (its gripper value
-starting the grasp) did not train either: 0 of 20 periodic episodes in 15 000 steps, the actor
+starting the grasp) did not train either: 0 of 20 periodic episodes up to 13 500 steps, the actor
 learned to keep the gripper open. The original SMRL had the policy move the hand in dx, dy, d-yaw
 while it descended by itself, and grasped by script once the hand was low. Here:
 
