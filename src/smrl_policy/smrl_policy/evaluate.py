@@ -8,8 +8,9 @@ Always evaluates a uniform random policy; `--policies` adds any policy files (ea
 format name, `load_policy`, and run with the observation it was trained on; self_model policies
 re-freeze the self model on the dataset named in their file, or `--self-model-data`). Without
 `--policies`, the shipped privileged TD3 policy of the task is evaluated when there is one.
-Episode i is `reset(seed=--first-seed + i)` for every policy. Writes `evaluation.md` (a table) and
-`evaluation.json` into --out.
+A policy trained with the scripted grasp (its file says `scripted_grasp`) is run with it, its grasps'
+env steps counted in the `--max-episode-steps` budget. Episode i is `reset(seed=--first-seed + i)`
+for every policy. Writes `evaluation.md` (a table) and `evaluation.json` into --out.
 """
 from __future__ import annotations
 
@@ -32,6 +33,11 @@ SHIPPED = {"touch": "td3_privileged_touch.pt", "pick": "td3_privileged_pick.pt"}
 def shipped_policy(name: str) -> Path | None:
     path = Path(str(importlib.resources.files("smrl_policy") / "models" / name))
     return path if path.is_file() else None
+
+
+def scripted_grasp_of(policy) -> bool:
+    """Whether the policy was trained with the scripted grasp (its file says so; older files did not)."""
+    return bool(getattr(policy, "metadata", {}).get("scripted_grasp", False))
 
 
 @dataclass(frozen=True)
@@ -70,8 +76,8 @@ def evaluate(config: EvaluateConfig) -> list[dict]:
                     except ValueError as error:
                         raise SystemExit(f"error: {path}: {error}") from None
                 self_model = self_models[key]
-            env = make_env(config.task, policy.observation_kind, self_model, max_episode_steps=config.max_episode_steps,
-                           max_joint_delta_rad=policy.max_joint_delta_rad)
+            env = make_env(config.task, policy.observation_kind, self_model, scripted_grasp_of(policy),
+                           max_episode_steps=config.max_episode_steps, max_joint_delta_rad=policy.max_joint_delta_rad)
         result = run_episodes(policy, env, config.episodes, config.first_seed)
         env.close()
         metadata = getattr(policy, "metadata", {})

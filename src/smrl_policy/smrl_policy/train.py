@@ -14,7 +14,11 @@ policy and curve so far are written. Runs are not resumed (the replay buffer is 
 new run starts from scratch.
 
 Pick uses the env's dense reward, which has a grasp and lift term (smrl_sim.core.tasks.PickTask:
-+0.5 for a grasp, up to +0.5 more for lifting 5 cm): no HER, no scripted grasp.
++0.5 for a grasp, up to +0.5 more for lifting 5 cm); no HER. `--scripted-grasp` is the original project's
+automatic descent and scripted grasp (smrl_policy.core.scripted_grasp): the policy steers the hand
+in dx, dy, d-yaw, the script takes it down, closes and lifts; the policy file records it, so
+evaluation applies it too. An env step of `--steps` is then one policy step (a grasp's policy step
+is several 0.1 s env steps).
 The self_model observation needs a babbling dataset to freeze the self model on
 (`--self-model-data`); it is collected when missing.
 """
@@ -55,6 +59,7 @@ class TrainConfig:
     batch_size: int = 256
     gamma: float = 0.98
     max_episode_steps: int = 50
+    scripted_grasp: bool = False       # the policy steers the hand in dx, dy, d-yaw; a script descends and grasps
     self_model_data: Path = DEFAULT_SELF_MODEL_DATA
     keypoint_model: Path | None = None   # None: the shipped one
     threads: int = 1
@@ -158,9 +163,10 @@ def train(config: TrainConfig) -> dict:
     self_model = frozen_self_model(config.self_model_data, config.keypoint_model) \
         if config.observation == "self_model" else None
     env_kwargs = {"max_episode_steps": config.max_episode_steps}
-    envs = make_vector_env(config.num_envs, config.task, config.observation, self_model, **env_kwargs)
-    eval_env = make_env(config.task, config.observation, self_model, **env_kwargs)
-    metadata = {"task": config.task, "train_seed": config.seed,
+    envs = make_vector_env(config.num_envs, config.task, config.observation, self_model, config.scripted_grasp,
+                           **env_kwargs)
+    eval_env = make_env(config.task, config.observation, self_model, config.scripted_grasp, **env_kwargs)
+    metadata = {"task": config.task, "train_seed": config.seed, "scripted_grasp": config.scripted_grasp,
                 "self_model_data": str(config.self_model_data) if self_model else None,
                 "keypoint_model_sha256": self_model.keypoint_model_sha256 if self_model else None,
                 "keypoint_model": self_model.keypoint_model if self_model else None}
@@ -222,6 +228,9 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     parser.add_argument("--batch-size", type=int, default=d.batch_size)
     parser.add_argument("--gamma", type=float, default=d.gamma)
     parser.add_argument("--max-episode-steps", type=int, default=d.max_episode_steps)
+    parser.add_argument("--scripted-grasp", action="store_true",
+                        help="the policy steers the hand in dx, dy, d-yaw; it descends by itself, closes and lifts "
+                             "(smrl_policy.core.scripted_grasp)")
     parser.add_argument("--self-model-data", type=Path, default=d.self_model_data,
                         help="babbling dataset the self model is frozen on (collected if missing)")
     parser.add_argument("--keypoint-model", type=Path, default=None,

@@ -9,6 +9,10 @@
     "blind"       the joint positions alone: a control that shows how much touch success needs no
                   sight of the object (91/100 at best: the cube is placed in a small area).
 
+With `scripted_grasp`, SmrlEnv takes `ee_delta` actions and smrl_policy.core.scripted_grasp wraps
+it beneath the observation wrapper: the policy steers the hand in dx, dy, d-yaw, a script
+descends, closes and lifts.
+
 The env's `info` (success, distances, true poses) passes through untouched for evaluation.
 """
 from __future__ import annotations
@@ -21,6 +25,7 @@ import gymnasium as gym
 import numpy as np
 
 from smrl_policy.core.observation import observation_size, self_model_observation
+from smrl_policy.core.scripted_grasp import ScriptedGrasp
 from smrl_sim.core.env import SmrlEnv
 
 OBSERVATION_KINDS = ("privileged", "self_model", "blind")
@@ -170,11 +175,15 @@ class BlindObservation(gym.ObservationWrapper):
 
 
 def make_env(task: str = "touch", observation: str = "privileged", self_model: FrozenSelfModel | None = None,
-             **env_kwargs: Any) -> gym.Env:
-    """SmrlEnv (joint_delta actions) with the named observation wrapper."""
+             scripted_grasp: bool = False, **env_kwargs: Any) -> gym.Env:
+    """SmrlEnv with the named observation wrapper: joint_delta actions, or when `scripted_grasp`
+    the scripted grasp's dx, dy, d-yaw ones."""
     if observation not in OBSERVATION_KINDS:
         raise ValueError(f"unknown observation {observation!r}; known: {OBSERVATION_KINDS}")
-    env = SmrlEnv(task=task, **env_kwargs)
+    if scripted_grasp:
+        env = ScriptedGrasp(SmrlEnv(task=task, action_mode="ee_delta", **env_kwargs))
+    else:
+        env = SmrlEnv(task=task, **env_kwargs)
     if observation == "privileged":
         return PrivilegedObservation(env)
     if observation == "blind":
@@ -187,7 +196,8 @@ def make_env(task: str = "touch", observation: str = "privileged", self_model: F
 
 
 def make_vector_env(num_envs: int, task: str = "touch", observation: str = "privileged",
-                    self_model: FrozenSelfModel | None = None, **env_kwargs: Any) -> gym.vector.VectorEnv:
+                    self_model: FrozenSelfModel | None = None, scripted_grasp: bool = False,
+                    **env_kwargs: Any) -> gym.vector.VectorEnv:
     """`num_envs` wrapped copies: one process each when more than one (rendering is CPU-bound)."""
-    factories = [lambda: make_env(task, observation, self_model, **env_kwargs) for _ in range(num_envs)]
+    factories = [lambda: make_env(task, observation, self_model, scripted_grasp, **env_kwargs) for _ in range(num_envs)]
     return gym.vector.AsyncVectorEnv(factories) if num_envs > 1 else gym.vector.SyncVectorEnv(factories)

@@ -25,6 +25,9 @@ class PolicyMotion:
         if self.policy.observation_kind != "privileged":
             raise ValueError(f"{policy_file}: a {self.policy.observation_kind!r} policy; collection drives the "
                              f"arm with privileged (expert) policies only")
+        if getattr(self.policy, "metadata", {}).get("scripted_grasp"):
+            raise ValueError(f"{policy_file}: trained with the scripted grasp (dx, dy, d-yaw actions); "
+                             f"collection drives the arm in joint_delta actions only")
 
     def next_targets(self) -> np.ndarray:
         """Joint targets (rad) for the next frame; sets the gripper as the policy says."""

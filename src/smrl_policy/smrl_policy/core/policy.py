@@ -3,7 +3,9 @@ the policy node never care which one runs (stable-baselines3's `predict` / `save
 
 An action is the env's `joint_delta` action (smrl_sim.core.env): n + 1 values in [-1, 1], joint i
 moves by a_i * max_joint_delta_rad from its measured position, the last value opens (> 0) or
-closes (<= 0) the gripper. What the policy observes is named by `observation_kind`:
+closes (<= 0) the gripper. A policy whose metadata says `scripted_grasp` acts instead in dx, dy,
+d-yaw of the hand while a script descends, closes and lifts (smrl_policy.core.scripted_grasp);
+evaluation applies it from the file. What the policy observes is named by `observation_kind`:
 "self_model" (smrl_policy.core.observation, from pixels), "privileged" (baselines only) or "blind"
 (joint positions only: a control, smrl_policy.core.environments).
 """
