@@ -58,6 +58,9 @@ KEPT_FRAMES = 400  # camera frames read from the bag for the pictures, spread ov
 DEFAULT_DURATION_S = 45.0
 DISTRACTOR_DURATION_S = 90.0  # the labels settle by ~50 s beside the look-alike arm
 DEFAULT_EPISODES = 20
+#: Touch only: the pick policies act through the scripted grasp (smrl_policy.core.scripted_grasp),
+#: which the policy node does not run yet.
+TASK = "touch"
 SHIPPED_POLICY = "td3_self_model_touch.pt"
 EPISODE_ALLOWANCE_S = 8.0     # wall time per episode before the demo gives up waiting: 5 s of sim time + resets
 RECORDER_DRAIN_S = 1.0        # after the last episode result, for the recorder to write it too
@@ -110,7 +113,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--babbling", action="store_true",
                         help="babble instead of running episodes: the self model learns the arm from nothing")
     parser.add_argument("--episodes", type=int, default=DEFAULT_EPISODES, help="touch episodes to run")
-    parser.add_argument("--task", choices=("touch", "pick"), default="touch")
     parser.add_argument("--policy", type=Path, default=None, help=f"policy file (default: the shipped {SHIPPED_POLICY})")
     parser.add_argument("--self-evidence", type=Path, default=None,
                         help="labeller samples the self model starts from (default: the policy's .self_evidence.pt "
@@ -138,7 +140,7 @@ def main(argv: list[str] | None = None) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     nodes = load_graph().resolve({
         "scene": args.scene, "robot": load_scene_config(args.scene).robot, "image_size": str(args.image_size),
-        "distractor_arm": str(args.distractor_arm).lower(), "record": str(bag.resolve()), "task": args.task,
+        "distractor_arm": str(args.distractor_arm).lower(), "record": str(bag.resolve()), "task": TASK,
         "policy": str(policy or ""), "self_evidence": str(self_evidence.resolve() if self_evidence else ""),
         "episodes": str(args.episodes)})
     stop_on_sigterm()
@@ -157,7 +159,7 @@ def main(argv: list[str] | None = None) -> None:
             if graph.poll() or time.monotonic() - started > STARTUP_TIMEOUT_S:
                 raise SystemExit(f"[demo] the graph did not come up: see the logs in {log_dir}")
         startup_s = time.monotonic() - started
-        plan = (f"{args.episodes} {args.task} episodes by {policy.name} (at most {args.duration_s:.0f} s)" if policy
+        plan = (f"{args.episodes} {TASK} episodes by {policy.name} (at most {args.duration_s:.0f} s)" if policy
                 else f"babbling for {args.duration_s:.0f} s")
         print(f"[demo] the graph is up after {startup_s:.1f} s; {plan} ...", flush=True)
         run_started, run_started_ns = time.monotonic(), time.time_ns()
@@ -200,7 +202,7 @@ def main(argv: list[str] | None = None) -> None:
         "mode": "episodes" if policy else "babbling",
         "policy": str(policy) if policy else None,
         "self_evidence": str(self_evidence) if self_evidence else None,
-        "episodes": episode_summary(run, args.task, args.episodes) if policy else None,
+        "episodes": episode_summary(run, TASK, args.episodes) if policy else None,
         "latency_image_to_command_ms": run.policy_latency_ms() if policy else None,
         "duration_s": round(wall_s, 1),
         "startup_s": round(startup_s, 1),
