@@ -90,6 +90,9 @@ class PolicyNode(Node):
         if self.policy.observation_kind != "self_model":
             raise PolicyLoadError(f"the policy observes {self.policy.observation_kind!r}; on the robot only "
                                   f"'self_model' observations exist (privileged ones are the sim's state)")
+        if getattr(self.policy, "metadata", {}).get("scripted_grasp"):
+            raise PolicyLoadError("the policy steers the hand through the scripted grasp (smrl_policy.core."
+                                  "scripted_grasp), which this node does not run: its actions are not joint changes")
         robot = load_robot_config(p["robot"])
         self.arm_names = list(robot.joint_names)
         self.gripper_names = list(robot.gripper_joint_names)

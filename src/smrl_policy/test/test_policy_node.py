@@ -234,6 +234,10 @@ def test_without_a_policy_file_or_with_a_privileged_policy_the_node_does_not_sta
         PolicyNode(privileged, context=ros_context)
     with pytest.raises(PolicyLoadError, match="not a Policy"):
         PolicyNode(object(), context=ros_context)
+    grasping = ScriptedPolicy(np.zeros(3))
+    grasping.metadata = {"scripted_grasp": True}  # a pick policy: dx, dy, d-yaw for the scripted grasp
+    with pytest.raises(PolicyLoadError, match="scripted grasp"):
+        PolicyNode(grasping, context=ros_context)
 
 
 def test_the_program_ends_with_one_line_naming_the_policy_file_when_it_cannot_be_loaded(tmp_path):
