@@ -17,6 +17,7 @@ from rclpy.time import Time
 
 from smrl_bag.core.bag_playback import BagPlayback
 from smrl_bag.message_types import message_class
+from smrl_common.core.latency import latency_summary_ms
 from smrl_common.image_messages import image_msg_to_rgb
 
 IMAGE_TOPIC = "camera/image_raw"
@@ -101,18 +102,11 @@ class RecordedRun:
 
     def latency_ms(self) -> dict[str, float]:
         """Image stamp -> self model state received: median, 90th percentile and max."""
-        return latency_summary(np.array([state.latency_s for state in self.states]) * 1e3)
+        return latency_summary_ms(state.latency_s * 1e3 for state in self.states)
 
     def policy_latency_ms(self) -> dict[str, float]:
         """Image stamp -> arm command published (the policy node's own measure), as `latency_ms`."""
-        return latency_summary(np.array(self.policy_latencies_ms))
+        return latency_summary_ms(self.policy_latencies_ms)
 
     def states_with_frames(self) -> list[StateSnapshot]:
         return [state for state in self.states if state.stamp_ns in self.frames]
-
-
-def latency_summary(latencies_ms: np.ndarray) -> dict[str, float]:
-    if not len(latencies_ms):
-        return {}
-    return {"median": round(float(np.median(latencies_ms)), 1),
-            "p90": round(float(np.percentile(latencies_ms, 90)), 1), "max": round(float(latencies_ms.max()), 1)}

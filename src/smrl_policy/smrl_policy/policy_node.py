@@ -32,6 +32,7 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64, Float64MultiArray
 
 from smrl_common.core.controller_topics import ARM_COMMANDS, GRIPPER_COMMANDS
+from smrl_common.core.latency import latency_summary_ms
 from smrl_common.node_parameters import declare_parameters
 from smrl_common.node_runner import run_node
 from smrl_msgs.msg import SelfModelState
@@ -201,12 +202,7 @@ class PolicyNode(Node):
 
     def latency_summary_ms(self, latencies_ms: deque[float] | None = None) -> dict[str, float]:
         """Median, p90 and max of the kept image -> command latencies (or of `latencies_ms`), ms."""
-        latencies_ms = self.latencies_ms if latencies_ms is None else latencies_ms
-        if not latencies_ms:
-            return {}
-        latencies = np.array(latencies_ms)
-        return {"median": round(float(np.median(latencies)), 2), "p90": round(float(np.percentile(latencies, 90)), 2),
-                "max": round(float(latencies.max()), 2)}
+        return latency_summary_ms(self.latencies_ms if latencies_ms is None else latencies_ms, decimals=2)
 
     def report(self) -> None:
         s = self.safety
