@@ -107,12 +107,12 @@ class SelfModelNode(Node):
             min_joint_step_rad=p["min_joint_step_rad"], min_evidence_samples=p["min_evidence_samples"],
             window_samples=p["window_samples"], self_threshold=p["self_threshold"],
             frame_self_radius=p["frame_self_radius"], frame_min_score=p["frame_min_score"])
-        # fit_in_background: a position model fit must not hold up the keypoint frames
+        # background: a refresh (0.1-0.7 s with a full window) must not hold up the keypoint frames
         if p["self_evidence"]:
             self.labeller = self.load_evidence(p["self_evidence"], labeller_config)
         else:
             self.labeller = ContingencyLabeller(self.schema.num_keypoints, self.schema.num_joints, labeller_config,
-                                                fit_in_background=True)
+                                                background=True)
         self.sync: FrameSync[tuple[KeypointArray, np.ndarray, np.ndarray]] = FrameSync(
             p["max_joint_state_offset_s"], p["max_joint_state_wait_s"], JOINT_STATE_HISTORY_S, p["max_stamp_jump_s"])
         self.intrinsics: np.ndarray | None = None
@@ -135,7 +135,7 @@ class SelfModelNode(Node):
 
     def load_evidence(self, path: str, config: ContingencyConfig) -> ContingencyLabeller:
         """The labeller of an evidence file, which must fit the body schema (keypoints, joints, keypoint model)."""
-        labeller, metadata = ContingencyLabeller.from_evidence(path, config, fit_in_background=True)
+        labeller, metadata = ContingencyLabeller.from_evidence(path, config, background=True)
         fits = (labeller.num_keypoints, labeller.num_joints) == (self.schema.num_keypoints, self.schema.num_joints)
         evidence_sha, schema_sha = metadata.get("keypoint_model_sha256"), self.schema.keypoint_model_sha256
         if not fits or (evidence_sha and schema_sha and evidence_sha != schema_sha):

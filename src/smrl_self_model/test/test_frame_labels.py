@@ -75,18 +75,55 @@ def test_frames_are_unknown_until_there_is_evidence(synthetic_episode):
     assert np.all(judge(labeller, episode.centers, episode.joint_positions_rad) == LABEL_UNKNOWN)
 
 
-def test_a_position_model_fitted_in_the_background_is_the_one_fitted_in_place(synthetic_episode):
-    """The node fits in a thread of its own; the refresh after the fit adopts the same model."""
-    episode = synthetic_episode(0, 600)
+def adopt_background_judgement(labeller: ContingencyLabeller) -> None:
+    """Wait for the judgement running in the background, and refresh once: it is adopted (and the
+    next one starts when enough samples came meanwhile)."""
+    assert labeller._judging is not None, "no judgement running"
+    labeller._judging.exception(timeout=60)
+    labeller.refresh()
+
+
+def test_a_judgement_made_in_the_background_is_the_one_made_in_place(synthetic_episode):
+    """The node judges in a thread of its own, on a copy of the samples: frames that come meanwhile
+    change neither that judgement nor the labels until the next refresh adopts it."""
+    episode = synthetic_episode(0, 1200)
     in_place, background = (ContingencyLabeller(episode.centers.shape[1], episode.joint_positions_rad.shape[1], CONFIG,
-                                                fit_in_background=flag) for flag in (False, True))
+                                                background=flag) for flag in (False, True))
+    half = len(episode.centers) // 2
     for labeller in (in_place, background):
-        for centers, joints in zip(episode.centers, episode.joint_positions_rad):
+        for centers, joints in zip(episode.centers[:half], episode.joint_positions_rad[:half]):
             labeller.update(centers, np.ones(len(centers)), joints)
         labeller.refresh()
-    assert background.position_model is None  # still fitting, or fitted but not yet adopted
-    deadline = time.monotonic() + 60
-    while background.position_model is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-        background.refresh()  # no new samples: labels stay, a finished fit is adopted all the same
+    assert background.position_model is None and np.all(background.labels == LABEL_UNKNOWN)  # not adopted yet
+    for centers, joints in zip(episode.centers[half:], episode.joint_positions_rad[half:]):  # while it judges
+        background.update(centers, np.ones(len(centers)), joints)
+    adopt_background_judgement(background)
+    assert in_place.num_samples >= CONFIG.min_evidence_samples and np.any(in_place.labels != LABEL_UNKNOWN)
+    np.testing.assert_array_equal(background.labels, in_place.labels)
+    np.testing.assert_allclose(background.scores, in_place.scores)
     np.testing.assert_allclose(background.position_model.coefficients, in_place.position_model.coefficients)
+
+
+def test_background_refreshes_wait_for_a_fraction_of_new_samples(synthetic_episode):
+    """Online, a refresh costs in proportion to the kept samples: it starts only once the new ones
+    are `online_refresh_fraction` of them; in place (evaluation), every new sample counts."""
+    episode = synthetic_episode(0, 1500)
+    config = ContingencyConfig(frame_min_score=0.1, online_refresh_fraction=0.25)
+    labeller = ContingencyLabeller(episode.centers.shape[1], episode.joint_positions_rad.shape[1], config,
+                                   background=True)
+    frames = iter(zip(episode.centers, episode.joint_positions_rad))
+    while labeller.num_samples < 200:
+        centers, joints = next(frames)
+        labeller.update(centers, np.ones(len(centers)), joints)
+    labeller.refresh()
+    adopt_background_judgement(labeller)
+    assert labeller._judging is None and np.any(labeller.labels != LABEL_UNKNOWN)
+    judged_at = labeller.num_samples
+    while True:
+        centers, joints = next(frames)
+        labeller.update(centers, np.ones(len(centers)), joints)
+        labeller.refresh()
+        if labeller.num_samples - judged_at >= 0.25 * labeller.num_samples:  # the window is not full
+            break
+        assert labeller._judging is None, (judged_at, labeller.num_samples)
+    assert labeller._judging is not None

@@ -152,6 +152,12 @@ class ContingencyConfig:
     8 keypoints, one core: too long for every refresh)."""
     position_refit_samples: int = 100
     """New samples after which a refresh refits the position model (~15 s of babbling)."""
+    online_refresh_fraction: float = 0.02
+    """A background (node) refresh starts once the new samples are this fraction of the kept ones:
+    every ~3 samples at `min_evidence_samples`, every 30 with a full window (~5 s of the demo). A
+    refresh costs in proportion to the kept samples, so this keeps its CPU per sample flat: with a
+    full window, refreshing at every 0.5 s timer tick took a third of a core (measured in `./smrl
+    demo`) for labels that 3 new samples of 1500 barely move."""
     frame_self_radius: float = 0.2
     """Per-frame judgement (`frame_labels`): a keypoint is self in a frame when it is within this
     distance (normalised; 6.4 px at 64 px) of where its position model puts it for the joint state
@@ -178,13 +184,13 @@ class ContingencyLabeller:
     """Online self/world labelling of K keypoints from their centres and the n joint positions.
 
     Call `update` once per camera frame and `refresh` now and then; read `labels` (K,) uint8 and
-    `scores` (K,) in [0, 1], and `frame_labels` of a frame. `fit_in_background`: the position model
-    (~0.2-0.6 s a fit) is fitted in a thread of its own and adopted by the refresh after it is done,
-    so a node's callbacks are not held up meanwhile; otherwise in `refresh`, as evaluation wants.
+    `scores` (K,) in [0, 1], and `frame_labels` of a frame. `background`: refreshes run in a
+    thread of its own, amortised (see `refresh`), so a node's callbacks are not held up; otherwise
+    each refresh is done in place on every sample so far, as evaluation wants.
     """
 
     def __init__(self, num_keypoints: int, num_joints: int, config: ContingencyConfig | None = None,
-                 fit_in_background: bool = False) -> None:
+                 background: bool = False) -> None:
         self.config = config or ContingencyConfig()
         self.num_keypoints = num_keypoints
         self.num_joints = num_joints
@@ -203,8 +209,8 @@ class ContingencyLabeller:
         self._evidence = np.zeros(num_keypoints, dtype=np.int64)
         self._position_model: PositionModel | None = None
         self._position_fitted_at_sample = 0
-        self._position_fit: Future[PositionModel] | None = None
-        self._background = ThreadPoolExecutor(max_workers=1) if fit_in_background else None
+        self._judging: Future[Judgement] | None = None
+        self._background = ThreadPoolExecutor(max_workers=1) if background else None
 
     @property
     def labels(self) -> np.ndarray:
@@ -264,53 +270,48 @@ class ContingencyLabeller:
         self._num_samples += 1
 
     def refresh(self) -> None:
-        """Recompute scores and labels from the kept samples; nothing to do when none came since.
+        """Recompute scores, labels and (every `position_refit_samples`) the position model from the
+        kept samples; nothing to do when none came since.
 
-        Separate from `update` because it costs ~0.1 s with a full window (16 keypoints, one busy
-        core) and an update ~20 us: a node refreshes on a timer, not per frame.
+        Separate from `update` because it costs ~0.1-0.2 s with a full window (8 keypoints, one
+        core; a position fit 0.2-0.5 s more) and an update ~20 us. In the `background` mode a node
+        uses, the work runs in a thread of its own on a copy of the samples and a later refresh
+        adopts its result, so frames are never held up; and it starts only once the new samples
+        are `online_refresh_fraction` of the kept ones, so its cost per sample stays flat as the
+        window fills (a refresh per ~30 samples with a full window, not one per timer tick).
         """
-        cfg = self.config
-        if self._position_fit is not None and self._position_fit.done():  # a background fit came in
-            self._position_model, self._position_fit = self._position_fit.result(), None
-        if self._num_samples == self._refreshed_at_sample:
+        if self._judging is not None:
+            if not self._judging.done():
+                return
+            self._adopt(self._judging.result())
+            self._judging = None
+        new_samples = self._num_samples - self._refreshed_at_sample
+        filled = min(self._num_samples, self.config.window_samples)
+        if new_samples == 0 or (self._background is not None
+                                and new_samples < self.config.online_refresh_fraction * filled):
             return
+        evidence = self._kept_evidence()
+        fit_position = self._position_model is None or \
+            self._num_samples - self._position_fitted_at_sample >= self.config.position_refit_samples
         self._refreshed_at_sample = self._num_samples
-        filled = min(self._num_samples, cfg.window_samples)
-        folds = (self._sample_index[:filled] // cfg.fold_block_samples) % cfg.num_folds
-        start, end = self._start_joints[:filled], self._end_joints[:filled]
-        displacements, usable = self._displacements[:filled], self._usable[:filled]
-        constant_jacobian = end - start
-        kept = trim_jumps(constant_jacobian, displacements, usable, cfg)
-        predictors = (constant_jacobian, varying_jacobian_features(start, end),
-                      trigonometric_features(end) - trigonometric_features(start))
-        explained = np.max([held_out_explained_motion(features, displacements, kept, folds, cfg)
-                            for features in predictors], axis=0)
-        explained *= kept.sum(axis=0) / np.maximum(usable.sum(axis=0), 1)  # trimmed samples count as unexplained
-        self._evidence = kept.sum(axis=0)
-        kept_power = np.einsum("nk,nkc->k", kept, displacements**2)
-        moved = np.sqrt(kept_power / np.maximum(self._evidence, 1)) >= cfg.min_motion_rms
-        self._scores = np.where(moved, np.clip(explained, 0.0, 1.0), 0.0)
-        self._labels = np.where(moved & (explained >= cfg.self_threshold), LABEL_SELF, LABEL_WORLD).astype(np.uint8)
-        self._labels[self._evidence < cfg.min_evidence_samples] = LABEL_UNKNOWN
-        self._refit_position_model(end, usable)
-
-    def _refit_position_model(self, end_joints: np.ndarray, usable: np.ndarray) -> None:
-        """Fit the position model on the newest samples when `position_refit_samples` came since the
-        last fit: here, or in the background thread (then adopted by a later refresh)."""
-        cfg = self.config
-        if self._position_fit is not None:  # one fit at a time
-            return
-        if self._position_model is not None and \
-                self._num_samples - self._position_fitted_at_sample < cfg.position_refit_samples:
-            return
-        newest = np.argsort(self._sample_index[:len(end_joints)])[-cfg.position_samples:]  # copies, by indexing
-        arguments = (end_joints[newest], self._end_centers[newest], usable[newest], cfg.position_inlier_radius,
-                     cfg.position_ridge, cfg.position_feature_order)
-        self._position_fitted_at_sample = self._num_samples
+        if fit_position:
+            self._position_fitted_at_sample = self._num_samples
         if self._background is None:
-            self._position_model = fit_position_model(*arguments)
+            self._adopt(judge_evidence(evidence, self.config, fit_position))
         else:
-            self._position_fit = self._background.submit(fit_position_model, *arguments)
+            self._judging = self._background.submit(judge_evidence, evidence, self.config, fit_position)
+
+    def _kept_evidence(self) -> Evidence:
+        """A copy of the kept samples (a background judgement must not see later updates)."""
+        filled = min(self._num_samples, self.config.window_samples)
+        return Evidence(self._start_joints[:filled].copy(), self._end_joints[:filled].copy(),
+                        self._displacements[:filled].copy(), self._end_centers[:filled].copy(),
+                        self._usable[:filled].copy(), self._sample_index[:filled].copy())
+
+    def _adopt(self, judgement: Judgement) -> None:
+        self._scores, self._labels, self._evidence = judgement.scores, judgement.labels, judgement.evidence
+        if judgement.position_model is not None:
+            self._position_model = judgement.position_model
 
     def save_evidence(self, path: Path | str, keypoint_model_sha256: str = "", source: str = "") -> Path:
         """Write the kept samples, oldest first: what the labels rest on. A node started from them
@@ -328,7 +329,7 @@ class ContingencyLabeller:
 
     @classmethod
     def from_evidence(cls, path: Path | str, config: ContingencyConfig | None = None,
-                      fit_in_background: bool = False) -> tuple[ContingencyLabeller, dict]:
+                      background: bool = False) -> tuple[ContingencyLabeller, dict]:
         """A labeller holding the samples of an evidence file (the newest `window_samples` of them),
         refreshed: labels and position model ready. Returns it and the file's metadata; a missing,
         foreign or inconsistent file raises ModelFileError."""
@@ -345,7 +346,7 @@ class ContingencyLabeller:
         labeller._sample_index[:len(stored)] = stored - stored.min(initial=0)  # folds stay blocks of consecutive samples
         labeller._num_samples = kept.stop - kept.start
         labeller.refresh()  # here, not in the background: the labels are ready when this returns
-        if fit_in_background:
+        if background:
             labeller._background = ThreadPoolExecutor(max_workers=1)
         return labeller, metadata
 
@@ -363,6 +364,54 @@ class ContingencyLabeller:
             return self._labels.copy()
         distances = self._position_model.distances(np.asarray(centers)[None], np.asarray(joint_positions_rad)[None])
         return judge_frames(distances, self._scores, self._labels, self.config)[0]
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """The kept samples (arrays as `ContingencyLabeller` keeps them, the filled part)."""
+    start_joints: np.ndarray   # (N, n) q_s, rad
+    end_joints: np.ndarray     # (N, n) q_t
+    displacements: np.ndarray  # (N, K, 2)
+    end_centers: np.ndarray    # (N, K, 2)
+    usable: np.ndarray         # (N, K) bool
+    sample_index: np.ndarray   # (N,) order in which they came
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """What a refresh concludes from the evidence; `position_model` None: not refitted this time."""
+    scores: np.ndarray         # (K,)
+    labels: np.ndarray         # (K,) uint8
+    evidence: np.ndarray       # (K,) kept samples each label rests on
+    position_model: PositionModel | None
+
+
+def judge_evidence(evidence: Evidence, config: ContingencyConfig, fit_position: bool) -> Judgement:
+    """Scores and labels of the keypoints from their samples (the module docstring's rule), and the
+    position model fitted on the newest `position_samples` when `fit_position`."""
+    folds = (evidence.sample_index // config.fold_block_samples) % config.num_folds
+    start, end = evidence.start_joints, evidence.end_joints
+    displacements, usable = evidence.displacements, evidence.usable
+    constant_jacobian = end - start
+    kept = trim_jumps(constant_jacobian, displacements, usable, config)
+    predictors = (constant_jacobian, varying_jacobian_features(start, end),
+                  trigonometric_features(end) - trigonometric_features(start))
+    explained = np.max([held_out_explained_motion(features, displacements, kept, folds, config)
+                        for features in predictors], axis=0)
+    explained *= kept.sum(axis=0) / np.maximum(usable.sum(axis=0), 1)  # trimmed samples count as unexplained
+    kept_samples = kept.sum(axis=0)
+    kept_power = np.einsum("nk,nkc->k", kept, displacements**2)
+    moved = np.sqrt(kept_power / np.maximum(kept_samples, 1)) >= config.min_motion_rms
+    scores = np.where(moved, np.clip(explained, 0.0, 1.0), 0.0)
+    labels = np.where(moved & (explained >= config.self_threshold), LABEL_SELF, LABEL_WORLD).astype(np.uint8)
+    labels[kept_samples < config.min_evidence_samples] = LABEL_UNKNOWN
+    position_model = None
+    if fit_position:
+        newest = np.argsort(evidence.sample_index)[-config.position_samples:]
+        position_model = fit_position_model(end[newest], evidence.end_centers[newest], usable[newest],
+                                            config.position_inlier_radius, config.position_ridge,
+                                            config.position_feature_order)
+    return Judgement(scores, labels, kept_samples, position_model)
 
 
 def judge_frames(distances: np.ndarray, scores: np.ndarray, keypoint_labels: np.ndarray,
