@@ -5,20 +5,24 @@ Contract (docs/architecture.md): `camera/image_raw` and `camera/camera_info` in 
 image; `keypoints/overlay` (rgb8, keypoints drawn, upscaled) and `keypoints/markers` (each
 keypoint's camera ray and a sphere on it, in the image's frame) only while someone subscribes.
 
-Inference runs in a worker thread fed through a one-item mailbox: when it is slower than the
-camera, stale images are replaced, not queued, so keypoints always describe the newest frame.
-Unusable messages are dropped with a throttled warning and counted per reason in `dropped`.
+Inference runs in the image callback, and the image subscription keeps one image (sensor-data
+QoS, depth 1): when inference is slower than the camera, DDS replaces stale images instead of
+queueing them, so keypoints always describe the newest frame. The images skipped so are counted
+from the publisher's sequence numbers. (A worker thread fed by the callback cost ~1 ms more per
+frame in `./smrl demo`: the hand-over between threads.) Unusable messages are dropped with a
+throttled warning and counted per reason in `dropped`.
 """
 from __future__ import annotations
 
-import threading
 from collections import Counter
+from copy import copy
 
 import numpy as np
 import torch
 from geometry_msgs.msg import Point
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
+from rclpy.subscription import MessageInfo
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import ColorRGBA, Header
 from visualization_msgs.msg import Marker, MarkerArray
@@ -31,7 +35,6 @@ from smrl_perception.core.camera_rays import checked_intrinsics, points_on_camer
 from smrl_perception.core.checkpoint import CheckpointError
 from smrl_perception.core.drawing import draw_keypoints, keypoint_colours
 from smrl_perception.core.keypoint_detector import DetectedKeypoints, KeypointDetector
-from smrl_perception.core.newest_only import NewestOnly
 
 PARAMETERS = {
     "checkpoint": ("", "Keypoint model checkpoint (.pt from train_keypoints); empty: the shipped model."),
@@ -39,6 +42,8 @@ PARAMETERS = {
     "overlay_scale": (4, "Upscaling (nearest neighbour) of keypoints/overlay, so small images stay readable in rviz."),
     "marker_depth_m": (1.5, "Depth along the optical axis (m) of the keypoint spheres on their camera rays."),
 }
+NEWEST_IMAGE_ONLY = copy(qos_profile_sensor_data)
+NEWEST_IMAGE_ONLY.depth = 1
 RAY_WIDTH_M = 0.004
 SPHERE_DIAMETER_M = 0.04
 
@@ -46,15 +51,14 @@ SPHERE_DIAMETER_M = 0.04
 class KeypointNode(Node):
     def __init__(self, **node_options) -> None:
         super().__init__("keypoint_detector", **node_options)
-        self.mailbox: NewestOnly[Image] = NewestOnly()  # first: destroy_node needs it if loading fails
-        self._worker = threading.Thread(target=self.run_worker, name="keypoints", daemon=True)
-        self.dropped: Counter = Counter()    # reason -> messages dropped; first, too: destroy_node reports them
+        self.dropped: Counter = Counter()    # reason -> messages dropped; first: destroy_node reports them
         self.published: Counter = Counter()  # full topic name -> messages published
-        self._counting = threading.Lock()    # the executor thread and the worker both count
+        self.last_image_sequence: dict[bytes, int] = {}  # camera publisher (GID) -> its last image taken
         p = declare_parameters(self, PARAMETERS)
         if p["num_threads"] < 1 or p["overlay_scale"] < 1 or p["marker_depth_m"] <= 0:
             raise ValueError("need num_threads >= 1, overlay_scale >= 1 and marker_depth_m > 0")
         self.p = p
+        torch.set_num_threads(p["num_threads"])
         self.detector = KeypointDetector.from_checkpoint(p["checkpoint"])  # CheckpointError names file and reason
         rgb_colours = keypoint_colours(self.detector.num_keypoints)
         self.colours = [ColorRGBA(r=r / 255, g=g / 255, b=b / 255, a=1.0) for r, g, b in rgb_colours]
@@ -63,36 +67,42 @@ class KeypointNode(Node):
         self.keypoint_pub = self.create_publisher(KeypointArray, "keypoints", qos_profile_sensor_data)
         self.overlay_pub = self.create_publisher(Image, "keypoints/overlay", qos_profile_sensor_data)
         self.marker_pub = self.create_publisher(MarkerArray, "keypoints/markers", 10)
-        self.create_subscription(Image, "camera/image_raw", self.on_image, qos_profile_sensor_data)
+        self.create_subscription(Image, "camera/image_raw", self.on_image, NEWEST_IMAGE_ONLY)
         self.create_subscription(CameraInfo, "camera/camera_info", self.on_camera_info, qos_profile_sensor_data)
         self.create_timer(10.0, self.report_statistics)
-        self._worker.start()
         self.get_logger().info(
             f"{self.detector.num_keypoints} keypoints on {self.detector.image_size} px images, model "
             f"{p['checkpoint'] or 'shipped with smrl_perception'}, {p['num_threads']} thread(s)"
         )
 
-    # --- callbacks (executor thread): cheap, never block on inference ------------------------
-    def on_image(self, msg: Image) -> None:
-        if self.mailbox.put(msg):
-            self.drop("superseded by a newer image", "inference is slower than the camera")
+    # --- callbacks --------------------------------------------------------------------------
+    def on_image(self, msg: Image, info: MessageInfo) -> None:
+        gid = info.get("publisher_gid")  # None where the middleware does not say
+        self.count_skipped_images(bytes(gid["data"]) if gid else b"", info.get("publication_sequence_number"))
+        try:
+            self.process(msg)
+        except Exception as error:  # noqa: BLE001 - the node must outlive one bad frame
+            if not self.context.ok():
+                return  # publishing while the context shuts down: a normal exit
+            self.drop(f"processing failed ({type(error).__name__})", str(error), level="error")
+
+    def count_skipped_images(self, publisher: bytes, sequence: int | None) -> None:
+        """Images a camera published between the last one taken and this one were replaced in the
+        one-image queue while inference ran (or lost on the way): count them as dropped."""
+        last = self.last_image_sequence.get(publisher)
+        if sequence is None:
+            return
+        self.last_image_sequence[publisher] = sequence
+        if last is not None and sequence > last + 1:
+            self.dropped["superseded by a newer image"] += sequence - last - 1
+            self.get_logger().warning(f"dropped: superseded by a newer image: inference is slower than the camera "
+                                      f"(dropped so far: {dict(self.dropped)})", throttle_duration_sec=5.0)
 
     def on_camera_info(self, msg: CameraInfo) -> None:
         try:
             self.camera = (checked_intrinsics(msg.k), msg.width, msg.height)
         except ValueError as error:
             self.drop("unusable camera_info", str(error))
-
-    # --- worker thread ----------------------------------------------------------------------
-    def run_worker(self) -> None:
-        torch.set_num_threads(self.p["num_threads"])  # here, where inference runs: OpenMP settings are per thread
-        while (msg := self.mailbox.take()) is not None:
-            try:
-                self.process(msg)
-            except Exception as error:  # noqa: BLE001 - the node must outlive one bad frame
-                if not self.context.ok():
-                    return  # publishing while the context shuts down: a normal exit
-                self.drop(f"processing failed ({type(error).__name__})", str(error), level="error")
 
     def process(self, msg: Image) -> None:
         size = self.detector.image_size
@@ -156,26 +166,18 @@ class KeypointNode(Node):
     # --- bookkeeping --------------------------------------------------------------------------
     def publish(self, publisher, msg) -> None:
         publisher.publish(msg)
-        with self._counting:
-            self.published[publisher.topic_name] += 1
+        self.published[publisher.topic_name] += 1
 
     def drop(self, reason: str, detail: str, level: str = "warning") -> None:
-        with self._counting:
-            self.dropped[reason] += 1
-            so_far = dict(self.dropped)
+        self.dropped[reason] += 1
         log = self.get_logger().error if level == "error" else self.get_logger().warning
-        log(f"dropped: {reason}: {detail} (dropped so far: {so_far})", throttle_duration_sec=5.0)
+        log(f"dropped: {reason}: {detail} (dropped so far: {dict(self.dropped)})", throttle_duration_sec=5.0)
 
     def report_statistics(self) -> None:
-        with self._counting:
-            published, dropped = dict(self.published), dict(self.dropped)
-        self.get_logger().info(f"published {published}, dropped {dropped}")
+        self.get_logger().info(f"published {dict(self.published)}, dropped {dict(self.dropped)}")
 
     def destroy_node(self) -> None:
         self.report_statistics()  # the final counts, for whoever reads the log after the run
-        self.mailbox.close()
-        if self._worker.is_alive():
-            self._worker.join(timeout=5.0)
         super().destroy_node()
 
 

@@ -188,7 +188,7 @@ class SelfModelNode(Node):
         self.labeller.update(centers, intensities, match.positions_rad)
         image_size_px = (msg.image_width, msg.image_height)
         predicted = self.schema.predict(match.positions_rad)  # (K_self, 2)
-        errors_px = self.schema.prediction_errors_px(match.positions_rad, centers, image_size_px)
+        errors_px = self.schema.prediction_errors_px(match.positions_rad, centers, image_size_px, predicted)
         labels = self.labeller.labels
         frame_labels = self.labeller.frame_labels(centers, match.positions_rad)
         self.state_pub.publish(self.state_message(msg, labels, frame_labels, predicted, float(errors_px.mean()), match))

@@ -60,6 +60,8 @@ def test_the_error_is_over_the_schemas_own_keypoints_among_all():
     centers[:, 0, 0] += 0.25  # 8 px off, for the schema's second keypoint
     np.testing.assert_allclose(schema.prediction_errors_px(joints, centers, IMAGE_SIZE_PX), [[0, 8]] * 5, atol=1e-4)
     np.testing.assert_allclose(schema.prediction_errors_px(joints[0], centers[0], IMAGE_SIZE_PX), [0, 8], atol=1e-4)
+    given = centers[:, [2, 0]]  # a prediction the caller made (here: exactly what was observed) is used as it is
+    np.testing.assert_allclose(schema.prediction_errors_px(joints, centers, IMAGE_SIZE_PX, given), 0.0, atol=1e-6)
 
 
 def test_keypoint_indices_must_be_distinct_keypoints_of_the_model():

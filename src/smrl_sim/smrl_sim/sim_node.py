@@ -148,12 +148,14 @@ class SimNode(Node):
         self.world.step()
         now_s = self.world.sim_time_s
         stamp = self.get_clock().now().to_msg()
-        if now_s + 1e-9 >= self._next_joint_state_s:
-            self._next_joint_state_s = max(self._next_joint_state_s + self.joint_state_period_s, now_s)
-            self.publish_joint_state(stamp)
+        # The camera first: a chain of nodes waits on each image (keypoints, self model, policy);
+        # the joint state of the same stamp still reaches them long before the image's keypoints.
         if now_s + 1e-9 >= self._next_camera_s:
             self._next_camera_s = max(self._next_camera_s + self.camera_period_s, now_s)
             self.publish_camera(stamp)
+        if now_s + 1e-9 >= self._next_joint_state_s:
+            self._next_joint_state_s = max(self._next_joint_state_s + self.joint_state_period_s, now_s)
+            self.publish_joint_state(stamp)
         if now_s + 1e-9 >= self._next_task_status_s:
             self._next_task_status_s = max(self._next_task_status_s + self.task_status_period_s, now_s)
             self.publish_task_status(stamp)

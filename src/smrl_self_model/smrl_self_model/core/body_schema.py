@@ -68,11 +68,13 @@ class BodySchema:
         return positions[0] if joint_positions_rad.ndim == 1 else positions
 
     def prediction_errors_px(self, joint_positions_rad: np.ndarray, centers: np.ndarray,
-                             image_size_px: tuple[int, int]) -> np.ndarray:
+                             image_size_px: tuple[int, int], predicted: np.ndarray | None = None) -> np.ndarray:
         """Distances in pixels, predicted vs observed, of the schema's own keypoints among all the
-        observed ones: joints (n,) or (T, n), centres (K, 2) or (T, K, 2) -> (K_self,) or (T, K_self)."""
+        observed ones: joints (n,) or (T, n), centres (K, 2) or (T, K, 2) -> (K_self,) or (T, K_self).
+        `predicted`: `predict(joint_positions_rad)` when the caller has it already."""
         observed = np.asarray(centers)[..., self.self_keypoint_indices, :]
-        return pixel_distance(self.predict(joint_positions_rad), observed, image_size_px)
+        predicted = self.predict(joint_positions_rad) if predicted is None else predicted
+        return pixel_distance(predicted, observed, image_size_px)
 
     def save(self, path: Path | str) -> Path:
         metadata = {"joint_names": self.joint_names, "num_keypoints": self.num_keypoints,
