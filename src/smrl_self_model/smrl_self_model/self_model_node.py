@@ -13,7 +13,7 @@ its keypoint count. A keypoint frame waits (in `sync`) until a joint state stamp
 has come, then takes the nearest (core/joint_states.py). The contingency labeller learns online
 from the start (labels stay unknown until `min_evidence_samples`), or from the samples of a self
 model learned before (`self_evidence`, as a policy was trained with); it takes samples per message
-and recomputes labels on a timer.
+and recomputes labels in a thread of its own, started and adopted on a timer.
 Unusable messages are dropped with a throttled warning and counted per reason in `dropped`.
 """
 from __future__ import annotations
@@ -72,7 +72,8 @@ PARAMETERS = {
                                                       "self in that frame."),
     "frame_min_score": (LABELLER.frame_min_score, "Per-frame labels: labeller score from which a keypoint can be "
                                                   "self in a frame."),
-    "label_refresh_period_s": (0.5, "Period (s) of recomputing labels from the samples (~0.1 s CPU each)."),
+    "label_refresh_period_s": (0.5, "Period (s) of checking the labeller: a finished background refresh is adopted, "
+                                    "and a new one starts once 2 % of the samples are new (0.1-0.2 s CPU each)."),
     "marker_depth_m": (1.5, "Depth along the optical axis (m) of the marker spheres on their camera rays."),
     "num_threads": (1, "CPU threads torch may use (labeller solves, body schema)."),
 }
