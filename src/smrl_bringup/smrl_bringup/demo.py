@@ -209,7 +209,7 @@ def main(argv: list[str] | None = None) -> None:
         "nodes": {name: {"exit_code": code, "died": name in {d.name for d in graph.died}} for name, code in exit_codes.items()},
         "received": dict(run.received),
         "rates_hz": run.rates_hz(),
-        "latency_image_to_self_model_state_ms": run.latency_ms(),
+        "latency_image_to_stage_ms": run.stage_latency_ms(),
         "graph_memory_mb": {
             "rss_total_peak": round(memory.peak_total["rss"] / 1e6), "pss_total_peak": round(memory.peak_total["pss"] / 1e6),
             "rss_peak_by_node": {name: round(rss / 1e6) for name, rss in memory.peak_by_node.items()}},
@@ -230,8 +230,9 @@ def main(argv: list[str] | None = None) -> None:
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2))
     print(f"[demo] done in {summary['duration_s']} s: rates {summary['rates_hz']} Hz; dropped {summary['dropped']}")
     print(f"[demo] graph: {len(exit_codes)} processes, peak {summary['graph_memory_mb']['rss_total_peak']} MB RSS "
-          f"({summary['graph_memory_mb']['pss_total_peak']} MB PSS); image -> self model state latency "
-          f"{summary['latency_image_to_self_model_state_ms']} ms; recorded {dict(run.received)} into {bag}")
+          f"({summary['graph_memory_mb']['pss_total_peak']} MB PSS); image stamp -> received, medians: "
+          + ", ".join(f"{topic} {latency['median']} ms" for topic, latency in summary["latency_image_to_stage_ms"].items())
+          + f"; recorded {dict(run.received)} into {bag}")
     print(f"[demo] self model: {summary['labeller_samples']} labeller samples, labels {summary['final_labels']} "
           f"(1 self, 2 world, 0 unknown), self keypoints {summary['self_keypoints']}, in the last frame "
           f"{summary['final_frame_labels']}; body schema error "
