@@ -121,13 +121,14 @@ class SelfModelNode(Node):
                               for label, style in LABEL_STYLES.items() for r, g, b in [to_rgb(style["color"])]}
         self.dropped: Counter = Counter()    # reason -> messages dropped
         self.published: Counter = Counter()  # topic -> messages published
+        self.refresh_failures = 0
 
         self.state_pub = self.create_publisher(SelfModelState, "self_model/state", qos_profile_sensor_data)
         self.marker_pub = self.create_publisher(MarkerArray, "self_model/markers", 10)
         self.create_subscription(JointState, "joint_states", self.on_joint_state, 50)
         self.create_subscription(KeypointArray, "keypoints", self.on_keypoints, qos_profile_sensor_data)
         self.create_subscription(CameraInfo, "camera/camera_info", self.on_camera_info, qos_profile_sensor_data)
-        self.create_timer(p["label_refresh_period_s"], self.labeller.refresh)
+        self.create_timer(p["label_refresh_period_s"], self.refresh_labels)
         self.create_timer(10.0, self.report_statistics)
         self.get_logger().info(
             f"body schema {p['body_schema'] or 'shipped with smrl_self_model'}: {self.schema.num_keypoints} keypoints "
@@ -148,6 +149,15 @@ class SelfModelNode(Node):
         return labeller
 
     # --- callbacks ----------------------------------------------------------------------------
+    def refresh_labels(self) -> None:
+        """The labeller's refresh; one that fails keeps the labels it had, logged and counted."""
+        try:
+            self.labeller.refresh()
+        except Exception as error:  # noqa: BLE001 - the node labels on with the labels it has
+            self.refresh_failures += 1
+            self.get_logger().error(f"labeller refresh failed, labels kept ({self.refresh_failures} so far): "
+                                    f"{error!r}", throttle_duration_sec=5.0)
+
     def on_joint_state(self, msg: JointState) -> None:
         try:
             positions = arm_joint_positions(msg.name, msg.position, self.schema.joint_names)
@@ -246,7 +256,8 @@ class SelfModelNode(Node):
     def report_statistics(self) -> None:
         labels = self.labeller.labels
         self.get_logger().info(
-            f"published {dict(self.published)}, dropped {dict(self.dropped)}; labeller samples "
+            f"published {dict(self.published)}, dropped {dict(self.dropped)}, refresh failures "
+            f"{self.refresh_failures}; labeller samples "
             f"{self.labeller.num_samples}, self keypoints {np.flatnonzero(labels == LABEL_SELF).tolist()}")
 
     def destroy_node(self) -> None:

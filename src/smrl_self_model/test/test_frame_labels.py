@@ -127,3 +127,37 @@ def test_background_refreshes_wait_for_a_fraction_of_new_samples(synthetic_episo
             break
         assert labeller._judging is None, (judged_at, labeller.num_samples)
     assert labeller._judging is not None
+
+
+def test_a_failed_background_judgement_raises_once_and_keeps_the_labels(synthetic_episode, monkeypatch):
+    """A judgement that fails in its thread surfaces at the refresh that would adopt it, once: the
+    labels stay as they were, and a refresh judges anew once new samples came (as after any)."""
+    from smrl_self_model.core import contingency
+
+    episode = synthetic_episode(0, 1500)
+    labeller = ContingencyLabeller(episode.centers.shape[1], episode.joint_positions_rad.shape[1], CONFIG,
+                                   background=True)
+    frames = list(zip(episode.centers, episode.joint_positions_rad))
+    for centers, joints in frames[:600]:
+        labeller.update(centers, np.ones(len(centers)), joints)
+    labeller.refresh()
+    adopt_background_judgement(labeller)
+    labels = labeller.labels
+    assert np.any(labels != LABEL_UNKNOWN)
+    judge = contingency.judge_evidence
+    monkeypatch.setattr(contingency, "judge_evidence", lambda *arguments: 1 / 0)
+    for centers, joints in frames[600:1200]:
+        labeller.update(centers, np.ones(len(centers)), joints)
+    labeller.refresh()  # starts the failing judgement
+    labeller._judging.exception(timeout=60)
+    with pytest.raises(ZeroDivisionError):
+        labeller.refresh()
+    np.testing.assert_array_equal(labeller.labels, labels)
+    monkeypatch.setattr(contingency, "judge_evidence", judge)
+    labeller.refresh()
+    assert labeller._judging is None  # no new samples yet: nothing to judge
+    for centers, joints in frames[1200:]:
+        labeller.update(centers, np.ones(len(centers)), joints)
+    labeller.refresh()
+    adopt_background_judgement(labeller)
+    assert labeller.num_samples > 0 and labeller._judging is None and np.any(labeller.labels != LABEL_UNKNOWN)

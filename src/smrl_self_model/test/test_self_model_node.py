@@ -266,3 +266,20 @@ def test_self_evidence_of_another_keypoint_model_is_refused(ros_context, tmp_pat
     node = SelfModelNode(context=ros_context, parameter_overrides=[Parameter("self_evidence", value=str(fitting))])
     np.testing.assert_array_equal(node.labeller.labels, labeller.labels)  # starts from what was learned
     node.destroy_node()
+
+
+def test_a_failing_label_refresh_is_logged_and_counted_and_the_node_labels_on(ros_context):
+    node = SelfModelNode(context=ros_context)
+    try:
+        labels = node.labeller.labels
+
+        def failing_refresh() -> None:
+            raise RuntimeError("linear algebra went wrong")
+
+        node.labeller.refresh = failing_refresh
+        node.refresh_labels()
+        node.refresh_labels()
+        assert node.refresh_failures == 2
+        np.testing.assert_array_equal(node.labeller.labels, labels)
+    finally:
+        node.destroy_node()

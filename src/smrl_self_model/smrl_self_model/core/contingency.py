@@ -283,8 +283,8 @@ class ContingencyLabeller:
         if self._judging is not None:
             if not self._judging.done():
                 return
-            self._adopt(self._judging.result())
-            self._judging = None
+            judging, self._judging = self._judging, None
+            self._adopt(judging.result())  # a failed judgement raises here, once; the next refresh starts anew
         new_samples = self._num_samples - self._refreshed_at_sample
         filled = min(self._num_samples, self.config.window_samples)
         if new_samples == 0 or (self._background is not None
