@@ -188,6 +188,26 @@ def test_when_inference_is_slower_than_the_camera_stale_images_are_dropped_for_t
     assert len(keypoints) + superseded == 10 and superseded >= 5, (len(keypoints), superseded)
 
 
+def test_a_second_camera_publisher_is_not_counted_as_skipped_images(
+    ros_context, fed_node, executor, spin_until, make_frames
+):
+    """Sequence numbers are per publisher: a second publisher on the camera topic (a driver
+    restarted beside the old one) starts at 1 again, and an image counts as skipped only when its
+    own publisher's sequence skips."""
+    import rclpy
+
+    node, first, keypoints = fed_node()
+    second_camera = rclpy.create_node("second_camera", context=ros_context)
+    second = second_camera.create_publisher(Image, "camera/image_raw", qos_profile_sensor_data)
+    executor.add_node(second_camera)
+    assert spin_until(executor, lambda: first.get_subscription_count() and second.get_subscription_count(), 5.0)
+    frame = make_frames(1, seed=0, image_size=64)[0]
+    for stamp_s, camera in enumerate([first, first, second, first, second], start=1):
+        camera.publish(image(frame, stamp_s))
+        assert spin_until(executor, lambda: len(keypoints) == stamp_s, 5.0), (stamp_s, len(keypoints))
+    assert node.dropped["superseded by a newer image"] == 0, node.dropped
+
+
 def test_a_missing_or_corrupt_checkpoint_is_a_clear_error_at_start(ros_context, tmp_path):
     with pytest.raises(CheckpointError, match="absent.pt: no such file"):
         absent = Parameter("checkpoint", value=str(tmp_path / "absent.pt"))
