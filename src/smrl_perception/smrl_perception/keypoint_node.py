@@ -89,14 +89,11 @@ class KeypointNode(Node):
     def count_skipped_images(self, publisher: bytes, sequence: int | None) -> None:
         """Images a camera published between the last one taken and this one were replaced in the
         one-image queue while inference ran (or lost on the way): count them as dropped."""
-        last = self.last_image_sequence.get(publisher)
         if sequence is None:
             return
-        self.last_image_sequence[publisher] = sequence
+        last, self.last_image_sequence[publisher] = self.last_image_sequence.get(publisher), sequence
         if last is not None and sequence > last + 1:
-            self.dropped["superseded by a newer image"] += sequence - last - 1
-            self.get_logger().warning(f"dropped: superseded by a newer image: inference is slower than the camera "
-                                      f"(dropped so far: {dict(self.dropped)})", throttle_duration_sec=5.0)
+            self.drop("superseded by a newer image", "inference is slower than the camera", count=sequence - last - 1)
 
     def on_camera_info(self, msg: CameraInfo) -> None:
         try:
@@ -168,8 +165,8 @@ class KeypointNode(Node):
         publisher.publish(msg)
         self.published[publisher.topic_name] += 1
 
-    def drop(self, reason: str, detail: str, level: str = "warning") -> None:
-        self.dropped[reason] += 1
+    def drop(self, reason: str, detail: str, level: str = "warning", count: int = 1) -> None:
+        self.dropped[reason] += count
         log = self.get_logger().error if level == "error" else self.get_logger().warning
         log(f"dropped: {reason}: {detail} (dropped so far: {dict(self.dropped)})", throttle_duration_sec=5.0)
 
