@@ -89,8 +89,8 @@ DATASETS = {"train": (60, 0), "eval": (12, 1)}
 #: (at most a fifth of them).
 VALIDATION_EPISODES = 12
 #: The per-frame rule's sweep: radius (normalised; x 32 = px at 64 px) and minimum score.
-FRAME_RADII = np.round(np.arange(0.04, 0.201, 0.02), 2)
-FRAME_MIN_SCORES = np.round(np.arange(0.05, 0.501, 0.05), 2)
+FRAME_RADII = np.round(np.arange(0.04, 0.321, 0.02), 2)
+FRAME_MIN_SCORES = np.round(np.concatenate([[0.02], np.arange(0.05, 0.501, 0.05)]), 2)
 
 
 @dataclass(frozen=True)

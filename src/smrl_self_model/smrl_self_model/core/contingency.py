@@ -163,7 +163,10 @@ class ContingencyConfig:
     distance (normalised; 6.4 px at 64 px) of where its position model puts it for the joint state
     of that frame. The best of evaluate-self-model's sweep on validation episodes (the last 12 train
     episodes of every scene, both arms), with the round-1 keypoint models and again with round 3's
-    (2026-12-01: worst scene's min(precision, recall) 0.675)."""
+    (2026-12-01: worst scene's min(precision, recall) 0.675). That sweep's radii ended at 0.2; over
+    radii to 0.32, with the 3000-step keypoint model, 0.26 with frame_min_score 0.1 is best (0.709
+    against 0.693 for these values), not adopted yet: it changes the per-frame labels the shipped
+    self-model policies were trained on (the self model README)."""
     frame_min_score: float = 0.05
     """Per-frame judgement: only keypoints whose motion the joints explain at least this much
     (labeller score) can be self in any frame; the position model then decides frame by frame.
