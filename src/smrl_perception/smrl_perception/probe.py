@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from smrl_perception.core.checkpoint import CheckpointError
+from smrl_perception.core.checkpoint import CheckpointError, model_file_sha256
 from smrl_perception.core.keypoint_detector import DetectedKeypoints, KeypointDetector
 from smrl_perception.core.pair_dataset import DatasetError
 from smrl_perception.core.probe import (
@@ -151,6 +151,8 @@ def main(argv: list[str] | None = None) -> dict:
         detector = KeypointDetector.from_checkpoint(args.checkpoint)
     except CheckpointError as error:
         raise SystemExit(f"error: {error}") from None
+    # Which file was probed, byte for byte: a run's checkpoint.pt changes while the run goes on.
+    sha256 = model_file_sha256(args.checkpoint)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
@@ -169,6 +171,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     report = {
         "checkpoint": args.checkpoint or "shipped",
+        "checkpoint_sha256": sha256,
         "model": {"image_size": detector.image_size, "num_keypoints": detector.num_keypoints},
         "folds": args.folds,
         "datasets": results,
@@ -176,7 +179,8 @@ def main(argv: list[str] | None = None) -> dict:
     json_path = out / "probe.json"
     json_path.write_text(json.dumps(report, indent=1))
     png_path = draw_keypoint_grid(np.stack(strip_frames), np.stack(strip_keypoints), out / "keypoints.png", args.scale)
-    print(f"keypoint model: {report['checkpoint']} (K={detector.num_keypoints}, {detector.image_size} px)")
+    print(f"keypoint model: {report['checkpoint']} (sha256 {sha256[:12]}, K={detector.num_keypoints}, "
+          f"{detector.image_size} px)")
     print(summary_table(results))
     print(f"wrote {json_path}\nwrote {png_path}")
     return report

@@ -1,10 +1,12 @@
 """The probe command end to end on two tiny simulated episodes (with a distractor arm)."""
+import hashlib
 import json
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from smrl_perception.core.checkpoint import shipped_model_file
 from smrl_perception.probe import main
 from smrl_sim.core.collect import CollectConfig, collect
 
@@ -22,6 +24,8 @@ def test_probe_writes_its_scores_and_a_keypoint_strip_for_each_dataset(tiny_data
     assert json.loads((tmp_path / "probe" / "probe.json").read_text()) == json.loads(json.dumps(report))
     result = report["datasets"]["tiny_distractor"]
     num_keypoints = report["model"]["num_keypoints"]
+    with shipped_model_file() as shipped:  # no --checkpoint: the shipped model, named by its bytes
+        assert report["checkpoint_sha256"] == hashlib.sha256(shipped.read_bytes()).hexdigest()
     assert (result["episodes"], result["frames"]) == (2, 20)
     assert {"end_effector", "object", "link_0"} <= set(result["linear_probe"])
     assert np.isfinite(result["linear_probe"]["end_effector"]["mean_error_px"])

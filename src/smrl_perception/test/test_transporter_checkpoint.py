@@ -1,4 +1,5 @@
 """Checkpoints round-trip, and every broken file gives a CheckpointError naming file and reason."""
+import hashlib
 import os
 import pickle
 from pathlib import Path
@@ -10,7 +11,9 @@ from smrl_perception.core.checkpoint import (
     CheckpointError,
     load_checkpoint,
     load_transporter,
+    model_file_sha256,
     save_checkpoint,
+    shipped_model_file,
 )
 from smrl_perception.core.transporter import Transporter, TransporterConfig
 
@@ -42,6 +45,17 @@ def test_round_trip_restores_config_step_weights_and_optimizer(trained_checkpoin
     torch.testing.assert_close(fresh_optimizer.state_dict()["state"][0]["exp_avg"], saved_moments)
     images = torch.rand(1, 3, 16, 16)
     torch.testing.assert_close(load_transporter(path).keypoints(images)["centers"], model.keypoints(images)["centers"])
+
+
+def test_a_model_file_is_known_by_the_sha256_of_its_bytes_and_the_shipped_one_by_default(trained_checkpoint):
+    path, model, _ = trained_checkpoint
+    at_step_7 = model_file_sha256(path)
+    assert at_step_7 == hashlib.sha256(path.read_bytes()).hexdigest()
+    save_checkpoint(path, model, 8)  # a run writing its next checkpoint over the file
+    assert model_file_sha256(path) != at_step_7
+    with shipped_model_file("kuka_iiwa") as shipped:
+        assert model_file_sha256("", robot="kuka_iiwa") == hashlib.sha256(shipped.read_bytes()).hexdigest()
+    assert model_file_sha256(None) != model_file_sha256(None, robot="kuka_iiwa")
 
 
 def test_a_checkpoint_without_optimizer_state_cannot_resume(tmp_path):

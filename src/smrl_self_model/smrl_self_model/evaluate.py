@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import hashlib
 import json
 import math
 import time
@@ -47,7 +46,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from smrl_perception.core.checkpoint import CheckpointError, shipped_model_file
+from smrl_perception.core.checkpoint import CheckpointError, model_file_sha256, shipped_model_file
 from smrl_perception.core.keypoint_detector import KeypointDetector
 from smrl_self_model.core.body_schema import train_body_schema
 from smrl_self_model.core.contingency import LABEL_SELF, ContingencyConfig, ContingencyLabeller, label_episodes
@@ -166,7 +165,7 @@ def load_keypoint_models(robots: set[str], checkpoints: dict[str, str]) -> dict[
             with shipped_model_file(robot) as shipped:
                 path = shipped
         detector = KeypointDetector.from_checkpoint(path)
-        models[robot] = KeypointModel(detector, path, hashlib.sha256(path.read_bytes()).hexdigest())
+        models[robot] = KeypointModel(detector, path, model_file_sha256(path))
         print(f"keypoint model for {robot}: {path} ({detector.num_keypoints} keypoints)", flush=True)
     return models
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import importlib.resources
 import os
 from collections.abc import Iterator
@@ -134,6 +135,16 @@ def shipped_model_file(robot: str = "panda") -> Iterator[Path]:
         raise CheckpointError(robot, f"no keypoint model is shipped for robot {robot!r} (shipped: {sorted(SHIPPED_MODELS)})")
     with importlib.resources.as_file(importlib.resources.files("smrl_perception") / "models" / SHIPPED_MODELS[robot]) as path:
         yield Path(path)
+
+
+def model_file_sha256(path: Path | str | None = None, robot: str = "panda") -> str:
+    """SHA-256 of a keypoint model file, or of the one shipped for `robot` when `path` is empty:
+    the identity self models, evidence files, policies and probe reports record, since keypoint
+    indices mean something only for the model that made them."""
+    if path:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    with shipped_model_file(robot) as shipped:
+        return hashlib.sha256(shipped.read_bytes()).hexdigest()
 
 
 def load_shipped_transporter(robot: str = "panda") -> Transporter:

@@ -87,9 +87,7 @@ class FrozenSelfModel:
         refresh once. A missing folder is collected first when `collect_if_missing`
         (SELF_MODEL_DATA_EPISODES of seed SELF_MODEL_DATA_SEED), else it, like a broken one, raises
         DatasetError."""
-        import hashlib
-
-        from smrl_perception.core.checkpoint import shipped_model_file
+        from smrl_perception.core.checkpoint import model_file_sha256
         from smrl_perception.core.keypoint_detector import KeypointDetector
         from smrl_self_model.core.contingency import ContingencyLabeller
         from smrl_sim.core.episode_dataset import iter_episodes
@@ -101,11 +99,7 @@ class FrozenSelfModel:
             collect(CollectConfig(out=Path(folder), episodes=SELF_MODEL_DATA_EPISODES, seed=SELF_MODEL_DATA_SEED))
 
         detector = KeypointDetector.from_checkpoint(keypoint_model, robot=robot)
-        if keypoint_model:
-            keypoint_model_sha256 = hashlib.sha256(Path(keypoint_model).read_bytes()).hexdigest()
-        else:
-            with shipped_model_file(robot) as path:
-                keypoint_model_sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
+        keypoint_model_sha256 = model_file_sha256(keypoint_model, robot)
         labeller = None
         for index, (_, episode) in enumerate(iter_episodes(Path(folder), keys=("rgb", "joint_positions"))):
             if max_episodes is not None and index >= max_episodes:
