@@ -114,3 +114,33 @@ def test_when_the_keypoint_node_dies_under_the_policy_the_policy_node_holds_the_
         assert np.abs(settled[-1] - holds[-1]).max() < 0.02  # the arm is where it is held
         graph.stop()
     assert "'stale self-model state'" in (tmp_path / "logs" / "policy.log").read_text()
+
+
+def test_a_node_that_hangs_on_stop_leaves_its_stacks_in_its_log_and_is_killed(tmp_path, caplog):
+    """SIGINT ignored, as a node stuck in middleware shutdown would: after stop_timeout_s the
+    supervisor aborts it, and Python's faulthandler has written where each thread was."""
+    class HangingNodes(NodeProcesses):
+        def command(self, node):
+            return [sys.executable, "-c", HANGING_NODE]
+
+    sim = [node for node in load_graph().resolve() if node.name == "sim"]
+    graph = HangingNodes(sim, tmp_path / "logs", stop_timeout_s=1.0)
+    with caplog.at_level(logging.ERROR, logger="smrl_bringup"):
+        graph.start()
+        time.sleep(1.0)  # past the signal handler's installation
+        started = time.monotonic()
+        assert graph.stop() == {"sim": -signal.SIGABRT}
+    assert time.monotonic() - started < 1.0 + 2.5
+    log_text = (tmp_path / "logs" / "sim.log").read_text()
+    assert "Fatal Python error: Aborted" in log_text and 'in stuck_in_shutdown' in log_text, log_text
+    assert any("outlived SIGINT by 1 s: SIGABRT" in record.message for record in caplog.records)
+
+
+HANGING_NODE = """
+import signal, time
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+def stuck_in_shutdown():
+    while True:
+        time.sleep(0.1)
+stuck_in_shutdown()
+"""

@@ -1,12 +1,24 @@
-"""`main()` of every SMRL node: spin one node until Ctrl-C or SIGTERM, the ros2/demos way."""
+"""`main()` of every SMRL node: spin one node until Ctrl-C or SIGTERM, then destroy it and exit 0.
+
+The ros2/demos way, but with rclpy's own signal handlers off: on a signal they shut the context
+down from a thread of their own while Python's KeyboardInterrupt unwinds the main thread, and the
+two raced at exit: a node that had already logged its final counts hung in rclpy's shutdown until
+killed (once in ~45 graph shutdowns under load). Here a signal during spinning only asks the spin
+loop to stop: the callback running finishes, the node is destroyed and the context shut down,
+all on the main thread. Before the spin (imports, model loading) a signal ends the program at once.
+"""
 from __future__ import annotations
 
 import signal
 from typing import Callable
 
 import rclpy
-from rclpy.executors import ExternalShutdownException
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
+from rclpy.signals import SignalHandlerOptions
+
+#: Longest wait for work before the spin loop looks at the stop request again (s).
+STOP_CHECK_PERIOD_S = 0.1
 
 
 def run_node(make_node: Callable[[], Node], args: list[str] | None = None,
@@ -15,26 +27,28 @@ def run_node(make_node: Callable[[], Node], args: list[str] | None = None,
     wrong format); they end the program with one line naming `model_name` and the file, not a
     traceback, e.g. "keypoint_node: cannot open the keypoint model: <file>: <why>"."""
     program = make_node.__module__.rpartition(".")[2]
-    interrupted = []
+    spinning = False
+    stop_requested: list[int] = []
 
-    def on_sigint(signum, frame) -> None:
-        interrupted.append(signum)
-        signal.default_int_handler(signum, frame)  # KeyboardInterrupt, as without this handler
+    def on_signal(signum, _frame) -> None:
+        if not spinning:
+            raise KeyboardInterrupt  # still starting: nothing to finish
+        stop_requested.append(signum)
 
-    signal.signal(signal.SIGINT, on_sigint)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, on_signal)
     try:
-        with rclpy.init(args=args):  # rclpy's handler chains to the one above
+        with rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO):
             node = make_node()
+            executor = SingleThreadedExecutor()
+            executor.add_node(node)
             try:
-                rclpy.spin(node)
-            except RuntimeError:
-                # Ctrl-C may land inside rclpy's C++ code: then rclpy raises RCLError from a callback
-                # publishing while the context shuts down, or pybind11 turns the KeyboardInterrupt
-                # into "Unable to convert call argument" (seen taking a message). Both are a normal
-                # exit; any other error, or one while still running, is not.
-                if rclpy.ok() and not interrupted:
-                    raise
+                spinning = True
+                while not stop_requested and rclpy.ok():
+                    executor.spin_once(timeout_sec=STOP_CHECK_PERIOD_S)
             finally:
+                spinning = False
+                executor.shutdown()
                 node.destroy_node()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass

@@ -1,6 +1,9 @@
-"""run_node's exit: Ctrl-C is a normal end even when it lands inside rclpy's C++ code; other errors are not."""
+"""run_node's exit: a signal while spinning lets the running callback finish, destroys the node and
+exits 0; a signal while the node is still starting ends it at once; errors in callbacks are not hidden."""
+import signal
 import subprocess
 import sys
+import time
 
 NODE = '''
 import os, signal, sys, time
@@ -10,30 +13,50 @@ from smrl_common.node_runner import run_node
 class Node_(Node):
     def __init__(self):
         super().__init__("runner_test")
+        print("constructing", flush=True)
+        if sys.argv[1] == "slow start":
+            time.sleep(30.0)  # a model that takes long to load
         self.create_timer(0.05, self.tick)
 
     def tick(self):
-        if sys.argv[1] == "interrupted":
-            try:  # as pybind11 does when a KeyboardInterrupt comes while it converts an argument
-                os.kill(os.getpid(), signal.SIGINT)
-                time.sleep(1.0)
-            except KeyboardInterrupt:
-                raise RuntimeError("Unable to convert call argument '0' to Python object") from None
-        raise RuntimeError("a real error in a callback")
+        if sys.argv[1] == "error":
+            raise RuntimeError("a real error in a callback")
+        os.kill(os.getpid(), getattr(signal, sys.argv[1]))  # the signal lands inside this callback ...
+        time.sleep(0.2)
+        print("callback finished", flush=True)              # ... which still runs to its end
+
+    def destroy_node(self):
+        print("destroyed", flush=True)
+        super().destroy_node()
 
 run_node(Node_, ["--ros-args", "--log-level", "error"])
 '''
 
 
-def run(case: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", NODE, case], capture_output=True, text=True, timeout=60)
+def start(case: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", NODE, case], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
 
 
-def test_ctrl_c_turned_into_a_runtime_error_by_rclpy_ends_the_node_normally():
-    result = run("interrupted")
-    assert result.returncode == 0, result.stderr
+def test_a_signal_inside_a_callback_lets_it_finish_then_destroys_the_node_and_exits_0():
+    for name in ("SIGINT", "SIGTERM"):
+        process = start(name)
+        out, err = process.communicate(timeout=60)
+        assert process.returncode == 0, err
+        assert out.splitlines() == ["constructing", "callback finished", "destroyed"], (name, out, err)
 
 
-def test_a_runtime_error_without_ctrl_c_is_not_hidden():
-    result = run("error")
-    assert result.returncode == 1 and "a real error in a callback" in result.stderr
+def test_a_signal_while_the_node_is_still_starting_ends_it_at_once():
+    process = start("slow start")
+    assert process.stdout.readline() == "constructing\n"
+    sent = time.monotonic()
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=10) == 0, process.stderr.read()
+    assert time.monotonic() - sent < 5.0
+
+
+def test_an_error_in_a_callback_is_not_hidden():
+    process = start("error")
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 1 and "a real error in a callback" in err
+    assert "destroyed" in out  # the node is still cleaned up

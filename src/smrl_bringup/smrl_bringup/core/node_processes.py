@@ -6,10 +6,15 @@ a session of its own so that a terminal's Ctrl-C reaches the supervisor only and
 decides how to stop them; report a node that dies (logged, and returned by `poll`) while the rest
 keep running; stop them all with SIGINT (or the signal the supervisor got), then SIGKILL what
 outlives `stop_timeout_s`. Each node's stdout and stderr go to `<log_dir>/<name>.log`.
+
+A node that hangs while stopping gets SIGABRT before SIGKILL: the nodes run with Python's
+faulthandler on (PYTHONFAULTHANDLER=1), which writes every thread's Python stack to the node's log
+on SIGABRT, so the log says where it hung.
 """
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -21,6 +26,7 @@ from smrl_bringup.core.graph_description import NodeLaunch
 
 log = logging.getLogger("smrl_bringup")
 LOG_TAIL_LINES = 5  # of a dead node's log, in its report
+STACK_DUMP_WAIT_S = 2.0  # after SIGABRT, for faulthandler to write the stacks, before SIGKILL
 
 
 @dataclass(frozen=True)
@@ -57,10 +63,12 @@ class NodeProcesses:
     def start(self) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         commands = {node.name: self.command(node) for node in self.nodes}  # all checked before any starts
+        environment = {**os.environ, "PYTHONFAULTHANDLER": "1"}
         for name, command in commands.items():
             with open(self.log_path(name), "w") as log_file:
                 self.processes[name] = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log_file,
-                                                        stderr=subprocess.STDOUT, start_new_session=True)
+                                                        stderr=subprocess.STDOUT, start_new_session=True,
+                                                        env=environment)
             log.info("started %s (pid %d): %s", name, self.processes[name].pid, " ".join(command[1:]))
 
     def log_path(self, name: str) -> Path:
@@ -82,8 +90,9 @@ class NodeProcesses:
         return ended
 
     def stop(self, signum: int = signal.SIGINT) -> dict[str, int]:
-        """Send `signum` to every running node, SIGKILL those still running after stop_timeout_s;
-        -> exit code of every node, including those that had died before."""
+        """Send `signum` to every running node; those still running after stop_timeout_s get SIGABRT
+        (their stacks into their logs), then SIGKILL; -> exit code of every node, including those
+        that had died before."""
         self.poll()
         running = {name: process for name, process in self.processes.items() if name not in self.exits}
         for process in running.values():
@@ -93,12 +102,20 @@ class NodeProcesses:
             try:
                 process.wait(timeout=max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                log.error("node %s (pid %d) outlived %s by %.0f s: SIGKILL", name, process.pid,
-                          signal.Signals(signum).name, self.stop_timeout_s)
-                process.kill()
-                process.wait()
+                log.error("node %s (pid %d) outlived %s by %.0f s: SIGABRT (its stacks go to %s), then SIGKILL",
+                          name, process.pid, signal.Signals(signum).name, self.stop_timeout_s, self.log_path(name))
+                self.abort(process)
             self.exits[name] = NodeExit(name, process.pid, process.returncode, self.log_path(name))
         return {name: node_exit.returncode for name, node_exit in self.exits.items()}
+
+    @staticmethod
+    def abort(process: subprocess.Popen) -> None:
+        process.send_signal(signal.SIGABRT)
+        try:
+            process.wait(timeout=STACK_DUMP_WAIT_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
     def __enter__(self) -> "NodeProcesses":
         try:
