@@ -29,6 +29,8 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     model.add_argument("--norm-groups", type=int, default=TransporterConfig.norm_groups)
     model.add_argument("--pixel-transport", action="store_true",
                        help="transport the frames' pixels too, so small objects are drawn sharp")
+    model.add_argument("--coordinate-channels", action="store_true",
+                       help="the keypoint encoder sees pixel coordinates too, so it can tell two look-alike arms apart")
     optimisation = parser.add_argument_group("optimisation")
     optimisation.add_argument("--steps", type=int, default=TrainConfig.steps)
     optimisation.add_argument("--gaussian-std-start", type=float, default=None,
@@ -66,6 +68,7 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
             gaussian_std=args.gaussian_std,
             norm_groups=args.norm_groups,
             pixel_transport=args.pixel_transport,
+            coordinate_channels=args.coordinate_channels,
         ),
         loss_weights=LossWeights(reconstruction=args.reconstruction_weight, consistency=args.consistency_weight,
                                  motion=args.motion_weight, residual_attention=args.residual_attention_weight),

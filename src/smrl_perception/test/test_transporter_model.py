@@ -136,3 +136,29 @@ def test_pixel_transport_copies_source_pixels_pastes_target_pixels_at_its_keypoi
     assert pixels[0, :, 30, 2].min() == 0.5 and holes[0, 0, 30, 2] == 0.0  # the source's pixels elsewhere
     reconstructed = model(source, target)["reconstructed_target"]
     assert reconstructed.shape == (1, 3, 32, 32) and torch.isfinite(reconstructed).all()
+
+
+
+def test_without_coordinate_channels_two_look_alike_things_get_the_same_heatmap_score_with_them_not():
+    """Two identical squares, far enough from the borders and each other that no convolution reaches
+    both or the padding: a plain keypoint encoder scores both places exactly alike, so its spatial
+    softmax cannot prefer one (the keypoint sits between, or flips with noise: keypoints switching
+    between the agent's arm and a look-alike arm). With the pixel coordinates appended it can."""
+    image = torch.zeros(1, 3, 64, 64)
+    image[..., 26:30, 18:22] = image[..., 26:30, 42:46] = 1.0   # cells (7, 5) and (7, 11) at 1/4 size
+    for coordinate_channels in (False, True):
+        torch.manual_seed(0)
+        config = TransporterConfig(image_size=64, num_keypoints=3, coordinate_channels=coordinate_channels)
+        with torch.no_grad():
+            logits = Transporter(config).keypoint_encoder(image)[0]
+        difference = (logits[:, 7, 5] - logits[:, 7, 11]).abs().max().item()
+        assert (difference < 1e-4) if not coordinate_channels else (difference > 0.1), (coordinate_channels, difference)
+
+
+def test_coordinate_channels_are_the_pixel_centres_normalised_coordinates():
+    model = Transporter(TransporterConfig(image_size=32, num_keypoints=2, coordinate_channels=True))
+    with_coordinates = model.keypoint_encoder[0](torch.zeros(2, 3, 32, 32))
+    assert with_coordinates.shape == (2, 5, 32, 32)
+    torch.testing.assert_close(with_coordinates[1, 3, 5], (torch.arange(32) + 0.5) / 32 * 2 - 1)  # x, along a row
+    torch.testing.assert_close(with_coordinates[1, 4, :, 5], (torch.arange(32) + 0.5) / 32 * 2 - 1)  # y, down a column
+    assert model.keypoints(torch.zeros(2, 3, 32, 32))["centers"].shape == (2, 2, 2)

@@ -46,6 +46,7 @@ class TransporterConfig:
     gaussian_std: float = 0.1               # normalised units (the image is 2 wide)
     norm_groups: int = 4                    # GroupNorm groups per layer (1 = LayerNorm-like)
     pixel_transport: bool = False           # transport the frames' pixels too (see PixelBlend)
+    coordinate_channels: bool = False       # the keypoint encoder sees each pixel's (x, y) too (see KeypointEncoder)
 
     def __post_init__(self) -> None:
         if self.image_size % FEATURE_STRIDE or self.image_size < 16:
@@ -83,11 +84,11 @@ def conv_block(in_channels: int, out_channels: int, kernel_size: int, stride: in
 class ImageEncoder(nn.Sequential):
     """(B, 3, H, W) -> (B, widths[-1], H/4, W/4): a 7x7 conv, then per width a stride-2 3x3 and a 3x3."""
 
-    def __init__(self, config: TransporterConfig) -> None:
+    def __init__(self, config: TransporterConfig, in_channels: int = 3) -> None:
         first, second = config.encoder_widths
         groups = config.norm_groups
         super().__init__(
-            conv_block(3, first, 7, 1, groups),        # (B, first, H, W)
+            conv_block(in_channels, first, 7, 1, groups),  # (B, first, H, W)
             conv_block(first, first, 3, 2, groups),    # (B, first, H/2, W/2)
             conv_block(first, first, 3, 1, groups),
             conv_block(first, second, 3, 2, groups),   # (B, second, H/4, W/4)
@@ -95,8 +96,22 @@ class ImageEncoder(nn.Sequential):
         )
 
 
+class CoordinateChannels(nn.Module):
+    """(B, C, H, W) -> (B, C + 2, H, W): each pixel's normalised x and y appended (CoordConv, Liu et
+    al. 2018). Convolutions are translation-equivariant, so without them a heatmap peaks on
+    whichever of two look-alike things matches its filters best, and keypoints switch between the
+    agent's arm and a look-alike arm; with them a heatmap can prefer where its body part can be."""
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        batch, _, height, width = images.shape
+        ys = normalised_grid(height, images).view(1, 1, height, 1).expand(batch, 1, height, width)
+        xs = normalised_grid(width, images).view(1, 1, 1, width).expand(batch, 1, height, width)
+        return torch.cat([images, xs, ys], dim=1)
+
+
 class KeypointEncoder(nn.Sequential):
-    """(B, 3, H, W) -> (B, K, H/4, W/4) heatmap logits: an own ImageEncoder and a 1x1 conv.
+    """(B, 3, H, W) -> (B, K, H/4, W/4) heatmap logits: an own ImageEncoder and a 1x1 conv (with
+    `coordinate_channels`, the encoder sees the pixel coordinates too: CoordinateChannels).
 
     The 1x1 conv starts with HEATMAP_INIT_GAIN times PyTorch's default weights, so the first
     heatmaps already peak on salient image regions. With near-uniform first heatmaps every
@@ -109,7 +124,10 @@ class KeypointEncoder(nn.Sequential):
         heatmap_conv = nn.Conv2d(config.encoder_widths[-1], config.num_keypoints, kernel_size=1)
         with torch.no_grad():
             heatmap_conv.weight.mul_(HEATMAP_INIT_GAIN)
-        super().__init__(ImageEncoder(config), heatmap_conv)
+        if config.coordinate_channels:
+            super().__init__(CoordinateChannels(), ImageEncoder(config, in_channels=5), heatmap_conv)
+        else:
+            super().__init__(ImageEncoder(config), heatmap_conv)
 
 
 class RefineNet(nn.Sequential):
