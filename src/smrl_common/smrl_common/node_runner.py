@@ -1,11 +1,12 @@
 """`main()` of every SMRL node: spin one node until Ctrl-C or SIGTERM, then destroy it and exit 0.
 
 The ros2/demos way, but with rclpy's own signal handlers off: on a signal they shut the context
-down from a thread of their own while Python's KeyboardInterrupt unwinds the main thread, and the
-two raced at exit: a node that had already logged its final counts hung in rclpy's shutdown until
-killed (once in ~45 graph shutdowns under load). Here a signal during spinning only asks the spin
-loop to stop: the callback running finishes, the node is destroyed and the context shut down,
-all on the main thread. Before the spin (imports, model loading) a signal ends the program at once.
+down from a thread of their own while Python's KeyboardInterrupt unwinds the main thread, a race
+at exit, the likely cause of a node that had logged its final counts and then hung in rclpy's
+shutdown until killed (seen once in ~45 graph shutdowns under load). Here a signal during spinning
+only asks the spin loop to stop: the callback running finishes, the node is destroyed and the
+context shut down, all on the main thread, so no KeyboardInterrupt lands inside rclpy's C++ code
+either. Before the spin (imports, model loading) a signal ends the program at once.
 """
 from __future__ import annotations
 
