@@ -141,10 +141,8 @@ def model_file_sha256(path: Path | str | None = None, robot: str = "panda") -> s
     """SHA-256 of a keypoint model file, or of the one shipped for `robot` when `path` is empty:
     the identity self models, evidence files, policies and probe reports record, since keypoint
     indices mean something only for the model that made them."""
-    if path:
-        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-    with shipped_model_file(robot) as shipped:
-        return hashlib.sha256(shipped.read_bytes()).hexdigest()
+    with contextlib.nullcontext(Path(path)) if path else shipped_model_file(robot) as model_file:
+        return hashlib.sha256(model_file.read_bytes()).hexdigest()
 
 
 def load_shipped_transporter(robot: str = "panda") -> Transporter:

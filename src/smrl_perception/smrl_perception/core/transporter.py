@@ -124,10 +124,9 @@ class KeypointEncoder(nn.Sequential):
         heatmap_conv = nn.Conv2d(config.encoder_widths[-1], config.num_keypoints, kernel_size=1)
         with torch.no_grad():
             heatmap_conv.weight.mul_(HEATMAP_INIT_GAIN)
-        if config.coordinate_channels:
-            super().__init__(CoordinateChannels(), ImageEncoder(config, in_channels=5), heatmap_conv)
-        else:
-            super().__init__(ImageEncoder(config), heatmap_conv)
+        encoder = ([CoordinateChannels(), ImageEncoder(config, in_channels=5)] if config.coordinate_channels
+                   else [ImageEncoder(config)])
+        super().__init__(*encoder, heatmap_conv)
 
 
 class RefineNet(nn.Sequential):
