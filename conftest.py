@@ -89,11 +89,15 @@ def ros_context():
 
 
 @pytest.fixture
-def executor(ros_context):
-    """A SingleThreadedExecutor on ros_context; add the test's nodes to it."""
+def executor(request, ros_context):
+    """The executor run_node spins nodes with, on ros_context: rclpy's events executor, or for tests
+    marked `single_threaded_executor` (those with the keypoint node) the single-threaded one. Add
+    the test's nodes to it."""
     from rclpy.executors import SingleThreadedExecutor
+    from rclpy.experimental import EventsExecutor
 
-    executor = SingleThreadedExecutor(context=ros_context)
+    single_threaded = request.node.get_closest_marker("single_threaded_executor") is not None
+    executor = (SingleThreadedExecutor if single_threaded else EventsExecutor)(context=ros_context)
     try:
         yield executor
     finally:

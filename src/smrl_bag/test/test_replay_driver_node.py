@@ -56,6 +56,7 @@ def probe(ros_context, executor):
     return node, seen
 
 
+@pytest.mark.single_threaded_executor
 def test_the_keypoint_node_runs_on_replayed_images_with_no_sim(
         tmp_path, make_camera_bag, executor, spin_until, started, probe):
     bag = make_camera_bag(tmp_path / "bag", num_frames=60, rate_hz=30.0)

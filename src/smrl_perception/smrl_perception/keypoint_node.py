@@ -20,6 +20,7 @@ from copy import copy
 import numpy as np
 import torch
 from geometry_msgs.msg import Point
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from rclpy.subscription import MessageInfo
@@ -179,7 +180,9 @@ class KeypointNode(Node):
 
 
 def main(args: list[str] | None = None) -> None:
-    run_node(KeypointNode, args, model_errors=(CheckpointError,), model_name="the keypoint model")
+    # on_image counts superseded images from the MessageInfo, which the default events executor cannot give
+    run_node(KeypointNode, args, model_errors=(CheckpointError,), model_name="the keypoint model",
+             executor_class=SingleThreadedExecutor)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Malformed messages on every topic the keypoint node subscribes to (camera/image_raw,
 camera/camera_info): each is dropped and counted, the node lives on, good images work afterwards."""
 import numpy as np
+import pytest
 from builtin_interfaces.msg import Time
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image
@@ -24,6 +25,7 @@ def camera_info(k) -> CameraInfo:
     return CameraInfo(width=64, height=64, k=list(k))
 
 
+@pytest.mark.single_threaded_executor
 def test_the_keypoint_node_drops_malformed_images_and_camera_infos_and_keeps_working(
         ros_context, executor, spin_until, publish_each, make_frames):
     import rclpy

@@ -23,6 +23,7 @@ from smrl_perception.keypoint_node import PARAMETERS, KeypointNode, main
 from smrl_sim.sim_node import SimNode
 
 PACKAGE = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.single_threaded_executor
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from smrl_self_model.self_model_node import PARAMETERS, SelfModelNode, main
 PACKAGE = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.single_threaded_executor
 def test_in_a_graph_with_sim_and_keypoint_nodes_labels_come_live(ros_context, executor, spin_until):
     """The real chain: sim -> keypoint node -> self model, the arm moved by the scripted motion node.
 
