@@ -11,7 +11,7 @@ either. Before the spin (imports, model loading) a signal ends the program at on
 The executor is rclpy's events executor (`rclpy.experimental.EventsExecutor`, C++): on this
 2-core machine it takes 0.48 ms of CPU per message received where the SingleThreadedExecutor, which
 rebuilds its wait set in Python for every wake-up, takes 0.95 ms (a 100 Hz JointState pair
-alone); with six nodes on two cores that was a third of the camera -> command latency. A node whose
+alone); with six nodes on two cores that was a quarter of the camera -> command latency. A node whose
 callbacks take a `MessageInfo` passes `executor_class=SingleThreadedExecutor`: Kilted's events
 executor cannot deliver one ("SystemError: null argument to internal routine").
 """
