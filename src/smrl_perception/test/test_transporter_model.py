@@ -138,7 +138,6 @@ def test_pixel_transport_copies_source_pixels_pastes_target_pixels_at_its_keypoi
     assert reconstructed.shape == (1, 3, 32, 32) and torch.isfinite(reconstructed).all()
 
 
-
 def test_without_coordinate_channels_two_look_alike_things_get_the_same_heatmap_score_with_them_not():
     """Two identical squares, far enough from the borders and each other that no convolution reaches
     both or the padding: a plain keypoint encoder scores both places exactly alike, so its spatial
