@@ -1,13 +1,14 @@
 """From nothing to a touching arm in one command: data, keypoints, self model, policy, evaluation.
 
     ./smrl pipeline --out outputs/pipeline                  # ~15-25 min on 2 cores
-    ./smrl pipeline --out outputs/pipeline --keypoint-steps 1500 --policy-steps 20000   # the shipped models' recipe
+    ./smrl pipeline --out outputs/pipeline --keypoint-steps 3000 --policy-steps 20000   # the shipped models' step counts (on less data)
 
 Nothing shipped is used: every model is made here, from the simulator's pixels and joints.
   1. collect     Panda motor babbling, the object re-placed anywhere on the table every 0.3-0.8 s
                  (so that it moves by itself), plain and with sweeps through it (`--push-object`).
   2. keypoints   the Transporter on those frames, with the options that make a keypoint follow the
-                 object (pixel transport, residual attention; smrl_perception's models README).
+                 object (pixel transport, residual attention) and keep to one arm (coordinate
+                 channels; smrl_perception's models README).
   3. self model  30 episodes of babbling (seed 777); the contingency labeller freezes on them
                  (inside step 4: the policy observes the labels of that frozen self model).
   4. policy      TD3 from the self-model observation (pixels -> keypoints -> labels, and joints).
@@ -46,7 +47,7 @@ def stages(args: argparse.Namespace) -> list[tuple[str, Path, list[str]]]:
           "--steps", str(args.keypoint_steps), "--eval-every", str(max(args.keypoint_steps // 4, 1)),
           "--checkpoint-every", str(max(args.keypoint_steps // 8, 1)), "--threads", str(args.threads), "--no-resume",
           "--motion-weight", "10", "--pixel-transport", "--residual-attention-weight", "0.002",
-          "--seed", str(args.seed)]),
+          "--coordinate-channels", "--seed", str(args.seed)]),
         ("self model + policy", policy / "policy.pt",
          ["smrl_policy.train", "--algo", "td3", "--observation", "self_model", "--task", "touch",
           "--steps", str(args.policy_steps), "--num-envs", "2", "--seed", str(args.seed),

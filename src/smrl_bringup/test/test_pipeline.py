@@ -22,6 +22,7 @@ def test_every_step_is_a_command_its_module_accepts_and_each_reads_what_the_one_
     done = dict((name, output) for name, output, _ in steps)
     assert sorted(map(Path, keypoints.data)) == sorted(configs[n].out for n in ("collect plain", "collect push"))
     assert keypoints.model.pixel_transport and keypoints.loss_weights.residual_attention > 0
+    assert keypoints.model.coordinate_channels
     assert Path(keypoints.out_dir) == done["keypoints"].parent and not keypoints.resume
     assert policy.keypoint_model == done["keypoints"] and policy.observation == "self_model"
     assert evaluation.policies == (done["self model + policy"],) and evaluation.episodes == 100
