@@ -6,9 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from PIL import Image
-
 import numpy as np
+from PIL import Image
 
 from smrl_bag.core.bag_playback import BagPlayback
 from smrl_self_model.core.body_schema import load_shipped_body_schema

@@ -283,8 +283,7 @@ def evaluate(config: EvaluationConfig) -> dict:
     label = config.name or config.baseline or Path(config.policy_file).stem or config.goal
     for episode in range(config.episodes):
         results.append(run_episode(env, policy, observer, config.seed + episode, config.goal == "oracle_px"))
-        if config.labeller_learns:
-            labeller.refresh()
+        labeller.refresh()   # nothing to do when it took no samples
         done = results[-1]
         print(f"[{label}] episode {episode + 1}/{config.episodes} seed {done.seed}: "
               f"{'success' if done.success else 'fail'} in {done.steps} steps, "
