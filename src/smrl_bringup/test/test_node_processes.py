@@ -19,6 +19,12 @@ from smrl_common.core.controller_topics import ARM_COMMANDS
 from smrl_msgs.msg import KeypointArray
 
 
+def received_in_last(seen, topic, seconds):
+    """The data of the `seen[topic]` messages (receive time s, data) received in the last `seconds`."""
+    since = time.monotonic() - seconds
+    return [data for t, data in seen[topic] if t > since]
+
+
 def test_killing_the_motion_node_is_reported_the_rest_run_on_and_the_arm_holds(
         tmp_path, ros_context, executor, spin_until, caplog):
     seen = {"commands": [], "joints": [], "keypoints": []}  # (receive time s, data)
@@ -42,16 +48,21 @@ def test_killing_the_motion_node_is_reported_the_rest_run_on_and_the_arm_holds(
         killed_at = time.monotonic()
         reports = []
         assert spin_until(executor, lambda: reports.extend(graph.poll()) or reports, timeout_s=5.0)
-        spin_until(executor, lambda: False, timeout_s=3.0)  # the rest runs on for 3 s
+        # The sim and perception run on: 2 s of steady flow, once past the kill's transient. Delivery
+        # can stall after a peer is SIGKILLed (Fast DDS's shared-memory ports; their health check
+        # times out after 1 s): 0.6-1.0 s in 2 of 46 kills here, over 2 s once on CI.
+        flowing = lambda: (time.monotonic() > killed_at + 3.0  # noqa: E731
+                           and len(received_in_last(seen, "joints", 2.0)) > 100
+                           and len(received_in_last(seen, "keypoints", 2.0)) > 20)
+        assert spin_until(executor, flowing, timeout_s=20.0), [t - killed_at for t, _ in seen["joints"][-5:]]
+        spin_until(executor, lambda: False, timeout_s=1.0)
 
         assert [(r.name, r.returncode) for r in reports] == [("scripted_motion", -signal.SIGKILL)]
         assert any("scripted_motion" in r.message and "killed by SIGKILL" in r.message for r in caplog.records)
         assert set(graph.pids()) == {"sim", "keypoint_detector", "self_model"} and not graph.poll()
-        after = lambda topic: [data for t, data in seen[topic] if t > killed_at + 1.0]  # noqa: E731
-        assert len(after("joints")) > 100 and len(after("keypoints")) > 20  # the sim and perception run on
         assert not [t for t, _ in seen["commands"] if t > killed_at + 0.2]  # nobody commands the arm ...
-        settled = np.array(after("joints"))
-        assert np.ptp(settled, axis=0).max() < 0.005, np.ptp(settled, axis=0)  # ... and it holds its position
+        settled = np.array(received_in_last(seen, "joints", 1.0))
+        assert len(settled) > 50 and np.ptp(settled, axis=0).max() < 0.005, np.ptp(settled, axis=0)  # ... it holds
         exit_codes = graph.stop()
     assert exit_codes == {"scripted_motion": -signal.SIGKILL, "sim": 0, "keypoint_detector": 0, "self_model": 0}
 
@@ -104,13 +115,17 @@ def test_when_the_keypoint_node_dies_under_the_policy_the_policy_node_holds_the_
         killed_at = time.monotonic()
         reports = []
         assert spin_until(executor, lambda: reports.extend(graph.poll()) or reports, timeout_s=5.0)
-        spin_until(executor, lambda: False, timeout_s=3.0)
+        # 2 s of holds, once past the kill's transient (see the test above)
+        flowing = lambda: (time.monotonic() > killed_at + 3.0  # noqa: E731
+                           and len(received_in_last(seen, "commands", 2.0)) > 10
+                           and len(received_in_last(seen, "joints", 2.0)) > 100)
+        assert spin_until(executor, flowing, timeout_s=20.0), "the policy node goes on commanding: the hold"
+        spin_until(executor, lambda: False, timeout_s=1.0)
         assert [(r.name, r.returncode) for r in reports] == [("keypoint_detector", -signal.SIGKILL)]
         holds = [command for t, command in seen["commands"] if t > killed_at + 0.5]
-        assert len(holds) > 10, "the policy node goes on commanding: the hold"
         assert np.ptp(np.array(holds), axis=0).max() == 0.0, "one hold target, repeated"
-        settled = np.array([joints for t, joints in seen["joints"] if t > killed_at + 1.0])
-        assert np.ptp(settled, axis=0).max() < 0.005, np.ptp(settled, axis=0)
+        settled = np.array(received_in_last(seen, "joints", 1.0))
+        assert len(settled) > 50 and np.ptp(settled, axis=0).max() < 0.005, np.ptp(settled, axis=0)
         assert np.abs(settled[-1] - holds[-1]).max() < 0.02  # the arm is where it is held
         graph.stop()
     assert "'stale self-model state'" in (tmp_path / "logs" / "policy.log").read_text()
