@@ -16,8 +16,10 @@ Touch episodes (the default): the policy node runs the shipped TD3 policy on the
 (smrl_policy's models/td3_self_model_touch.pt), and the episode runner resets seeded episodes
 (seeds 10000, 10001, ... as `./smrl evaluate-policy`) and judges them by the sim's ground truth
 (touched within 5 s of sim time). The self model starts from the labeller samples the policy was
-trained with (its `.self_evidence.pt`) and learns on: started knowing nothing, it calls every
-keypoint unknown for ~20 s, and on such labels the policy touches in 25 of 100 episodes.
+trained with (its `.self_evidence.pt`) and labels on them alone, as the policy saw its self model
+in training (`--self-model-keeps-learning`: it learns on from the policy's motion, which is no
+evidence of self). Started knowing nothing, it calls every keypoint unknown for ~20 s, and on such
+labels the policy touches in 25 of 100 episodes.
 
 Babbling (`--babbling`): the scripted motion node moves the arm at random and the self model starts
 knowing nothing: its labels stay "unknown" until the labeller has `min_evidence_samples` samples
@@ -117,6 +119,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--self-evidence", type=Path, default=None,
                         help="labeller samples the self model starts from (default: the policy's .self_evidence.pt "
                              "beside it, if there is one)")
+    parser.add_argument("--self-model-keeps-learning", action="store_true",
+                        help="with self evidence: the self model learns on from the policy's motion "
+                             "(default: it labels on the evidence alone)")
     parser.add_argument("--duration-s", type=float, default=None,
                         help=f"--babbling: run time (s); default {DEFAULT_DURATION_S:.0f}, {DISTRACTOR_DURATION_S:.0f} "
                              f"with --distractor-arm; episodes: the most to wait for them")
@@ -142,7 +147,7 @@ def main(argv: list[str] | None = None) -> None:
         "scene": args.scene, "robot": load_scene_config(args.scene).robot, "image_size": str(args.image_size),
         "distractor_arm": str(args.distractor_arm).lower(), "record": str(bag.resolve()), "task": TASK,
         "policy": str(policy or ""), "self_evidence": str(self_evidence.resolve() if self_evidence else ""),
-        "episodes": str(args.episodes)})
+        "self_model_keeps_learning": str(args.self_model_keeps_learning).lower(), "episodes": str(args.episodes)})
     stop_on_sigterm()
 
     memory = GraphMemory()
@@ -202,6 +207,7 @@ def main(argv: list[str] | None = None) -> None:
         "mode": "episodes" if policy else "babbling",
         "policy": str(policy) if policy else None,
         "self_evidence": str(self_evidence) if self_evidence else None,
+        "self_model_learns": args.self_model_keeps_learning or not self_evidence,
         "episodes": episode_summary(run, TASK, args.episodes) if policy else None,
         "latency_image_to_command_ms": run.policy_latency_ms() if policy else None,
         "duration_s": round(wall_s, 1),

@@ -12,8 +12,9 @@ The body schema file decides the inputs: its joint names (picked out of joint_st
 its keypoint count. A keypoint frame waits (in `sync`) until a joint state stamped at or after it
 has come, then takes the nearest (core/joint_states.py). The contingency labeller learns online
 from the start (labels stay unknown until `min_evidence_samples`), or from the samples of a self
-model learned before (`self_evidence`, as a policy was trained with); it takes samples per message
-and recomputes labels in a thread of its own, started and adopted on a timer.
+model learned before (`self_evidence`, as a policy was trained with), on which it labels alone
+unless `keep_learning`, as the policy saw its frozen self model in training. Learning, it takes
+samples per message and recomputes labels in a thread of its own, started and adopted on a timer.
 Unusable messages are dropped with a throttled warning and counted per reason in `dropped`.
 """
 from __future__ import annotations
@@ -60,8 +61,12 @@ PARAMETERS = {
                               f"or keypoints); further ones are dropped, counted, unless {JUMP_CONFIRMATIONS} in a "
                               "row agree: then the clock jumped and the pairing starts over there."),
     "self_evidence": ("", "Labeller samples saved earlier (smrl_self_model's ContingencyLabeller.save_evidence, "
-                          "e.g. the self model a policy was trained with): the labeller starts from them and "
-                          "learns on; empty: it starts knowing nothing."),
+                          "e.g. the self model a policy was trained with): the labeller starts from them "
+                          "(and learns on with keep_learning); empty: it starts knowing nothing and learns."),
+    "keep_learning": (False, "With self_evidence: take new labeller samples too. false: label on the evidence alone, "
+                             "as the policy trained on it saw its self model; a policy's reaching is no evidence of "
+                             "self (learning on from it, the active-inference evaluation's labeller called the "
+                             "object's keypoint self within 15 episodes). Without self_evidence it always learns."),
     "min_joint_step_rad": (LABELLER.min_joint_step_rad, "Joint motion (L2, rad) between two labeller samples."),
     "min_evidence_samples": (LABELLER.min_evidence_samples, "Labeller samples before a keypoint leaves 'unknown'."),
     "window_samples": (LABELLER.window_samples, "Labeller samples kept: the evidence labels rest on."),
@@ -108,6 +113,7 @@ class SelfModelNode(Node):
             min_joint_step_rad=p["min_joint_step_rad"], min_evidence_samples=p["min_evidence_samples"],
             window_samples=p["window_samples"], self_threshold=p["self_threshold"],
             frame_self_radius=p["frame_self_radius"], frame_min_score=p["frame_min_score"])
+        self.learning = p["keep_learning"] or not p["self_evidence"]
         # background: a refresh (0.1-0.7 s with a full window) must not hold up the keypoint frames
         if p["self_evidence"]:
             self.labeller = self.load_evidence(p["self_evidence"], labeller_config)
@@ -132,7 +138,8 @@ class SelfModelNode(Node):
         self.create_timer(10.0, self.report_statistics)
         self.get_logger().info(
             f"body schema {p['body_schema'] or 'shipped with smrl_self_model'}: {self.schema.num_keypoints} keypoints "
-            f"(predicts {self.schema.self_keypoint_indices}), joints {self.schema.joint_names}")
+            f"(predicts {self.schema.self_keypoint_indices}), joints {self.schema.joint_names}; labeller "
+            f"{'learning' if self.learning else 'labelling on its self evidence alone'}")
         self.started = True
 
     def load_evidence(self, path: str, config: ContingencyConfig) -> ContingencyLabeller:
@@ -196,7 +203,8 @@ class SelfModelNode(Node):
 
     def use_frame(self, msg: KeypointArray, centers: np.ndarray, intensities: np.ndarray,
                   match: JointStateMatch) -> None:
-        self.labeller.update(centers, intensities, match.positions_rad)
+        if self.learning:
+            self.labeller.update(centers, intensities, match.positions_rad)
         image_size_px = (msg.image_width, msg.image_height)
         predicted = self.schema.predict(match.positions_rad)  # (K_self, 2)
         errors_px = self.schema.prediction_errors_px(match.positions_rad, centers, image_size_px, predicted)

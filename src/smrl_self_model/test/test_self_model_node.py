@@ -272,6 +272,39 @@ def test_self_evidence_of_another_keypoint_model_is_refused(ros_context, tmp_pat
     node.destroy_node()
 
 
+def test_started_from_self_evidence_the_node_labels_on_it_alone_unless_it_keeps_learning(ros_context, tmp_path,
+                                                                                         synthetic_episode):
+    """As a policy trained on a frozen self model saw it; keep_learning, or no evidence, and the same
+    frames add samples."""
+    from smrl_self_model.core.contingency import label_episodes
+
+    schema = load_shipped_body_schema()
+    k, n = schema.num_keypoints, schema.num_joints
+    first, second = synthetic_episode(0), synthetic_episode(1, num_frames=200)
+    labeller = label_episodes([first.centers[:, :k]], [first.intensities[:, :k]], [first.joint_positions_rad[:, :n]])
+    evidence = labeller.save_evidence(tmp_path / "evidence.pt", keypoint_model_sha256=schema.keypoint_model_sha256)
+    samples = {}
+    for learn, overrides in (("frozen", [Parameter("self_evidence", value=str(evidence))]),
+                             ("keeps learning", [Parameter("self_evidence", value=str(evidence)),
+                                                 Parameter("keep_learning", value=True)]),
+                             ("from nothing", [])):
+        node = SelfModelNode(context=ros_context, parameter_overrides=overrides)
+        for t, (centers, q) in enumerate(zip(second.centers[:, :k], second.joint_positions_rad[:, :n])):
+            node.on_joint_state(joint_state(100 + 0.1 * t, schema.joint_names, q.tolist()))
+            msg = KeypointArray(image_width=64, image_height=64,
+                                keypoints=[Keypoint(x_norm=x, y_norm=y, intensity=1.0) for x, y in centers.tolist()])
+            msg.header.stamp.sec, msg.header.stamp.nanosec = 100 + t // 10, t % 10 * 100_000_000
+            node.on_keypoints(msg)
+        assert node.published["self_model/state"] >= 190 and not node.dropped, (node.published, node.dropped)
+        node.labeller.refresh()
+        samples[learn] = node.labeller.num_samples
+        if learn == "frozen":
+            np.testing.assert_array_equal(node.labeller.labels, labeller.labels)
+        node.destroy_node()
+    assert samples["frozen"] == labeller.num_samples < samples["keeps learning"], (samples, labeller.num_samples)
+    assert 0 < samples["from nothing"] == samples["keeps learning"] - labeller.num_samples, samples
+
+
 def test_a_failing_label_refresh_is_logged_and_counted_and_the_node_labels_on(ros_context):
     node = SelfModelNode(context=ros_context)
     try:
