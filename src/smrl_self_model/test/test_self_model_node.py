@@ -284,10 +284,10 @@ def test_started_from_self_evidence_the_node_labels_on_it_alone_unless_it_keeps_
     labeller = label_episodes([first.centers[:, :k]], [first.intensities[:, :k]], [first.joint_positions_rad[:, :n]])
     evidence = labeller.save_evidence(tmp_path / "evidence.pt", keypoint_model_sha256=schema.keypoint_model_sha256)
     samples = {}
-    for learn, overrides in (("frozen", [Parameter("self_evidence", value=str(evidence))]),
-                             ("keeps learning", [Parameter("self_evidence", value=str(evidence)),
-                                                 Parameter("keep_learning", value=True)]),
-                             ("from nothing", [])):
+    for case, overrides in (("frozen", [Parameter("self_evidence", value=str(evidence))]),
+                            ("keeps learning", [Parameter("self_evidence", value=str(evidence)),
+                                                Parameter("keep_learning", value=True)]),
+                            ("from nothing", [])):
         node = SelfModelNode(context=ros_context, parameter_overrides=overrides)
         for t, (centers, q) in enumerate(zip(second.centers[:, :k], second.joint_positions_rad[:, :n])):
             node.on_joint_state(joint_state(100 + 0.1 * t, schema.joint_names, q.tolist()))
@@ -296,9 +296,8 @@ def test_started_from_self_evidence_the_node_labels_on_it_alone_unless_it_keeps_
             msg.header.stamp.sec, msg.header.stamp.nanosec = 100 + t // 10, t % 10 * 100_000_000
             node.on_keypoints(msg)
         assert node.published["self_model/state"] >= 190 and not node.dropped, (node.published, node.dropped)
-        node.labeller.refresh()
-        samples[learn] = node.labeller.num_samples
-        if learn == "frozen":
+        samples[case] = node.labeller.num_samples
+        if case == "frozen":
             np.testing.assert_array_equal(node.labeller.labels, labeller.labels)
         node.destroy_node()
     assert samples["frozen"] == labeller.num_samples < samples["keeps learning"], (samples, labeller.num_samples)
