@@ -25,6 +25,12 @@ def received_in_last(seen, topic, seconds):
     return [data for t, data in seen[topic] if t > since]
 
 
+def flowing_after(seen, killed_at, **more_than):
+    """A predicate: 3 s past the kill, and in the last 2 s more than `more_than[topic]` messages of each topic."""
+    return lambda: time.monotonic() > killed_at + 3.0 and all(
+        len(received_in_last(seen, topic, 2.0)) > count for topic, count in more_than.items())
+
+
 def test_killing_the_motion_node_is_reported_the_rest_run_on_and_the_arm_holds(
         tmp_path, ros_context, executor, spin_until, caplog):
     seen = {"commands": [], "joints": [], "keypoints": []}  # (receive time s, data)
@@ -51,9 +57,7 @@ def test_killing_the_motion_node_is_reported_the_rest_run_on_and_the_arm_holds(
         # The sim and perception run on: 2 s of steady flow, once past the kill's transient. Delivery
         # can stall after a peer is SIGKILLed (Fast DDS's shared-memory ports; their health check
         # times out after 1 s): 0.6-1.0 s in 2 of 46 kills here, over 2 s once on CI.
-        flowing = lambda: (time.monotonic() > killed_at + 3.0  # noqa: E731
-                           and len(received_in_last(seen, "joints", 2.0)) > 100
-                           and len(received_in_last(seen, "keypoints", 2.0)) > 20)
+        flowing = flowing_after(seen, killed_at, joints=100, keypoints=20)
         assert spin_until(executor, flowing, timeout_s=20.0), [t - killed_at for t, _ in seen["joints"][-5:]]
         spin_until(executor, lambda: False, timeout_s=1.0)
 
@@ -116,9 +120,7 @@ def test_when_the_keypoint_node_dies_under_the_policy_the_policy_node_holds_the_
         reports = []
         assert spin_until(executor, lambda: reports.extend(graph.poll()) or reports, timeout_s=5.0)
         # 2 s of holds, once past the kill's transient (see the test above)
-        flowing = lambda: (time.monotonic() > killed_at + 3.0  # noqa: E731
-                           and len(received_in_last(seen, "commands", 2.0)) > 10
-                           and len(received_in_last(seen, "joints", 2.0)) > 100)
+        flowing = flowing_after(seen, killed_at, commands=10, joints=100)
         assert spin_until(executor, flowing, timeout_s=20.0), "the policy node goes on commanding: the hold"
         spin_until(executor, lambda: False, timeout_s=1.0)
         assert [(r.name, r.returncode) for r in reports] == [("keypoint_detector", -signal.SIGKILL)]
