@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from smrl_perception.core.checkpoint import CheckpointError, load_checkpoint
-from smrl_perception.core.loss import LossWeights, residual_attention, transporter_loss
+from smrl_perception.core.loss import LossWeights, colour_consistency, residual_attention, transporter_loss
 from smrl_perception.core.pair_dataset import Episode, FramePairs
 from smrl_perception.core.training import TrainConfig, train
 from smrl_perception.core.transporter import Transporter, TransporterConfig, images_to_tensor
@@ -93,6 +93,33 @@ def test_residual_attention_pulls_only_the_heatmap_nearest_the_worst_error_towar
     residual_attention(torch.zeros_like(target), target, heatmaps).backward()
     assert logits.grad[0, [0, 2]].abs().max() == 0.0                  # the others are left alone
     assert logits.grad[0, 1, 3, 2] < 0 and (logits.grad[0, 1].flatten()[:-6] > 0).all()  # mass moves there
+
+
+def test_colour_consistency_draws_a_keypoint_back_to_the_colour_it_has_in_the_rest_of_the_batch():
+    green, orange = torch.tensor([0.1, 0.8, 0.2]), torch.tensor([0.9, 0.4, 0.1])
+    images = torch.zeros(4, 3, 16, 16)
+    images[:, :, 0:4, 0:4] = green[:, None, None]      # cell (0, 0) is green in every frame
+    images[:, :, 12:16, 12:16] = orange[:, None, None]  # cell (3, 3) orange
+    logits = torch.zeros(4, 1, 4, 4)
+    logits[:3, 0, 0, 0] = 5.0                            # on the green cell in three frames...
+    logits[3, 0, 3, 3] = 2.0                             # ...leaning to the orange one in the fourth
+    logits.requires_grad_()
+    optimizer = torch.optim.SGD([logits], lr=10.0)
+    for _ in range(50):
+        optimizer.zero_grad()
+        colour_consistency(images, torch.softmax(logits.flatten(2), -1).reshape(4, 1, 4, 4)).backward()
+        optimizer.step()
+    peaks = logits.detach().flatten(1).argmax(dim=1)
+    assert (peaks == 0).all()  # all four on the green cell (0, 0), none left on orange
+
+
+def test_colour_consistency_costs_more_for_a_spread_out_heatmap_than_for_one_on_a_single_colour():
+    images = torch.rand(2, 3, 16, 16)
+    images[:, :, 0:4, 0:4] = 0.5
+    on_one_cell = torch.zeros(2, 1, 4, 4)
+    on_one_cell[:, 0, 0, 0] = 1.0
+    spread_out = torch.full((2, 1, 4, 4), 1 / 16)
+    assert colour_consistency(images, on_one_cell) < 1e-6 < colour_consistency(images, spread_out)
 
 
 def test_with_pixel_transport_and_residual_attention_a_keypoint_finds_a_small_moving_square(make_frames):
