@@ -103,7 +103,10 @@ def colour_consistency(images: torch.Tensor, heatmaps: torch.Tensor) -> torch.Te
     cube's keypoint over, in that scene only (2 of 3 seeds in every variant of round 4). The
     batch mixes all scenes, so this term makes a keypoint keep to things of one colour across
     them: to the green cube, not to an orange arm. The cost is expected under the heatmap, so a
-    spread-out heatmap (a mixture of colours) costs more, not less."""
+    spread-out heatmap (a mixture of colours) costs more, not less. It acts through the encoder's
+    shared filters; a heatmap saturated on one wrong cell gets almost no gradient from it. Its
+    cheap minimum is a keypoint parked on a still patch of one colour: at weight 0.02 one of
+    eight parks, at 0.1 up to five (perception models README, "Trial: colour consistency")."""
     colours = F.adaptive_avg_pool2d(images, heatmaps.shape[-2:])  # (B, 3, h, w)
     mean_colours = torch.einsum("bkhw,bchw->kc", heatmaps, colours).detach() / len(images)  # (K, 3)
     distances = ((colours[:, None] - mean_colours[None, :, :, None, None]) ** 2).sum(dim=2)  # (B, K, h, w)
