@@ -5,6 +5,7 @@ stretches of frames and on the look-alike arm in others. Per frame it must be se
 it is on the agent's arm; the keypoints that are always one thing keep their one label.
 """
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -63,6 +64,26 @@ def test_keypoints_that_are_one_thing_keep_one_label_in_every_frame(lived_and_ju
     assert np.mean(labels[:, :-1][:, roles == "arm"] == LABEL_SELF) >= 0.95
     for role in ("background", "object", "distractor"):
         assert np.all(labels[:, :-1][:, roles == role] == LABEL_WORLD), role
+
+
+def test_a_keypoint_that_rides_on_two_links_of_the_agents_arm_is_self_on_both(synthetic_episode):
+    """Keypoints jump between places on the arm (the Panda's: a third of their frames on another
+    link). Judged by one place per keypoint those frames were world; by two, self."""
+    def riding_on_two_links(episode, seed):
+        on_first = np.repeat(np.random.default_rng(seed).random(len(episode.centers) // 25 + 1) < 0.5,
+                             25)[:len(episode.centers)]
+        rider = np.where(on_first[:, None], episode.centers[:, AGENT_LINK], episode.centers[:, 1])
+        return np.concatenate([episode.centers, rider[:, None]], axis=1)
+
+    lived, judged = (synthetic_episode(seed, 2000) for seed in (0, 1))
+    lived_centers, judged_centers = riding_on_two_links(lived, 20), riding_on_two_links(judged, 21)
+    self_share = {}
+    for places in (1, 2):
+        config = replace(CONFIG, position_places=places)
+        labeller = label_episodes([lived_centers], [np.ones(lived_centers.shape[:2])], [lived.joint_positions_rad],
+                                  config)
+        self_share[places] = np.mean(judge(labeller, judged_centers, judged.joint_positions_rad)[:, -1] == LABEL_SELF)
+    assert self_share[2] >= 0.95 and self_share[1] < 0.8, self_share
 
 
 def test_frames_are_unknown_until_there_is_evidence(synthetic_episode):

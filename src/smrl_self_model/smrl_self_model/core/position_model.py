@@ -38,37 +38,75 @@ def position_features(joint_positions_rad: np.ndarray, order: int) -> np.ndarray
 
 @dataclass
 class PositionModel:
-    coefficients: np.ndarray  # (K, F, 2)
+    coefficients: np.ndarray  # (K, P, F, 2): up to P body places per keypoint
+    accepted: np.ndarray      # (K, P) bool: the places a keypoint rides on (place 0 always)
     feature_order: int
 
     def predict(self, joint_positions_rad: np.ndarray) -> np.ndarray:
-        """(N, n) rad -> (N, K, 2) normalised positions."""
+        """(N, n) rad -> (N, K, P, 2) normalised positions of every place."""
         features = position_features(np.atleast_2d(joint_positions_rad), self.feature_order)
-        return np.einsum("nf,kfc->nkc", features, self.coefficients)
+        return np.einsum("nf,kpfc->nkpc", features, self.coefficients)
 
     def distances(self, centers: np.ndarray, joint_positions_rad: np.ndarray) -> np.ndarray:
-        """(N, K, 2) observed centres, (N, n) joints -> (N, K) normalised distance to the model's place."""
-        return np.linalg.norm(np.asarray(centers).reshape(-1, self.coefficients.shape[0], 2)
-                              - self.predict(joint_positions_rad), axis=-1)
+        """(N, K, 2) observed centres, (N, n) joints -> (N, K) normalised distance to the nearest
+        accepted place."""
+        centers = np.asarray(centers).reshape(-1, self.coefficients.shape[0], 1, 2)
+        distance = np.linalg.norm(centers - self.predict(joint_positions_rad), axis=-1)  # (N, K, P)
+        return np.where(self.accepted, distance, np.inf).min(axis=-1)
 
 
 def fit_position_model(joint_positions_rad: np.ndarray, centers: np.ndarray, usable: np.ndarray,
-                       inlier_radius: float, ridge: float, feature_order: int = 2,
-                       steps_per_fraction: int = 2) -> PositionModel:
-    """Robust per-keypoint fit; joint_positions_rad (N, n), centers (N, K, 2), usable (N, K) bool."""
+                       inlier_radius: float, ridge: float, feature_order: int = 2, max_places: int = 2,
+                       min_place_inliers: float = 0.6, steps_per_fraction: int = 2) -> PositionModel:
+    """Robust per-keypoint fit; joint_positions_rad (N, n), centers (N, K, 2), usable (N, K) bool.
+
+    Place 0 is fitted on all usable frames. Each further place is fitted on the frames no place
+    fitted so far explains (beyond `inlier_radius`), and accepted for a keypoint when those are at
+    least 2 per feature (fewer would be interpolated, not fitted) and at least `min_place_inliers`
+    of them lie within `inlier_radius` of it. Why: a keypoint can ride on two places of the arm
+    (the Panda's, in a third of their frames on another link); judged by one place, those frames
+    were called world. A second arm's frames are not a function of the agent's joints: fitted
+    the same way, fewer of them fall within the radius (contingency.ContingencyConfig has the
+    figures behind `min_place_inliers`)."""
     phi = torch.from_numpy(np.ascontiguousarray(position_features(joint_positions_rad, feature_order)))
     target = torch.from_numpy(np.ascontiguousarray(centers, dtype=np.float64)).transpose(0, 1)  # (K, N, 2)
     usable_t = torch.from_numpy(np.asarray(usable, dtype=bool)).T                              # (K, N)
+    places, accepted = [], []
+    unexplained = usable_t
+    for place in range(max_places):
+        coefficients, distance = robust_fit(phi, target, unexplained, inlier_radius, ridge, steps_per_fraction)
+        inliers = unexplained & (distance <= inlier_radius)
+        if place == 0:
+            accept = torch.ones(len(target), dtype=torch.bool)
+        else:
+            frames = unexplained.sum(dim=1)
+            accept = (frames >= 2 * phi.shape[1]) & (inliers.sum(dim=1) >= min_place_inliers * frames)
+        places.append(coefficients)
+        accepted.append(accept)
+        unexplained = unexplained & ~(inliers & accept[:, None])
+    return PositionModel(torch.stack(places, dim=1).numpy(), torch.stack(accepted, dim=1).numpy(), feature_order)
+
+
+def robust_fit(phi: torch.Tensor, target: torch.Tensor, usable: torch.Tensor, inlier_radius: float, ridge: float,
+               steps_per_fraction: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """phi (N, F), target (K, N, 2), usable (K, N) -> coefficients (K, F, 2) fitted by least
+    trimmed squares (module docstring), and every frame's distance to the fit (K, N). A trimmed
+    fit keeps at least 2 frames per feature: a further place is fitted on a few hundred frames,
+    and 30 % of them would be fewer than its features (the fit then interpolates them and misses
+    every other frame)."""
 
     def fit(kept: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         weighted = kept[..., None] * phi                                                     # (K, N, F)
         coefficients = ridge_solve(weighted.transpose(1, 2) @ phi, weighted.transpose(1, 2) @ target, ridge)
         return coefficients, (target - phi @ coefficients).norm(dim=-1)                      # (K, F, 2), (K, N)
 
-    coefficients, distance = fit(usable_t)
+    coefficients, distance = fit(usable)
+    frames = usable.sum(dim=1, keepdim=True)
+    least_kept = torch.minimum(frames, torch.tensor(2 * phi.shape[1]))  # fewer would be interpolated
     for fraction in TRIM_SCHEDULE:
+        kept = torch.maximum((fraction * frames).ceil().long(), least_kept).clamp(min=1)
         for _ in range(steps_per_fraction):
-            cut = torch.where(usable_t, distance, torch.inf).quantile(fraction, dim=1, keepdim=True)
-            coefficients, distance = fit(usable_t & (distance <= cut))
-    coefficients, _ = fit(usable_t & (distance <= inlier_radius))
-    return PositionModel(coefficients.numpy(), feature_order)
+            ranked = torch.where(usable, distance, torch.inf).sort(dim=1).values
+            cut = ranked.gather(1, kept - 1)
+            coefficients, distance = fit(usable & (distance <= cut))
+    return fit(usable & (distance <= inlier_radius))
