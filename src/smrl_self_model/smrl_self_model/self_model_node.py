@@ -77,6 +77,8 @@ PARAMETERS = {
                                                       "self in that frame."),
     "frame_min_score": (LABELLER.frame_min_score, "Per-frame labels: labeller score from which a keypoint can be "
                                                   "self in a frame."),
+    "position_places": (LABELLER.position_places, "Per-frame labels: places on the body a keypoint's position "
+                                                  "model may fit (a keypoint can jump between two links); 1: one."),
     "label_refresh_period_s": (0.5, "Period (s) of checking the labeller: a finished background refresh is adopted, "
                                     "and a new one starts once 2 % of the samples are new (0.1-0.2 s CPU each)."),
     "marker_depth_m": (1.5, "Depth along the optical axis (m) of the marker spheres on their camera rays."),
@@ -102,9 +104,9 @@ class SelfModelNode(Node):
         self.started = False  # first: destroy_node reports the counts of a node that got going only
         p = declare_parameters(self, PARAMETERS)
         if min(p["max_joint_state_offset_s"], p["max_joint_state_wait_s"], p["max_stamp_jump_s"],
-               p["label_refresh_period_s"]) <= 0 or p["num_threads"] < 1:
+               p["label_refresh_period_s"]) <= 0 or min(p["num_threads"], p["position_places"]) < 1:
             raise ValueError("need max_joint_state_offset_s, max_joint_state_wait_s, max_stamp_jump_s, "
-                             "label_refresh_period_s > 0 and num_threads >= 1")
+                             "label_refresh_period_s > 0 and num_threads, position_places >= 1")
         self.p = p
         torch.set_num_threads(p["num_threads"])
         # ModelFileError names the file and the reason; main() turns it into a clear exit.
@@ -112,7 +114,8 @@ class SelfModelNode(Node):
         labeller_config = ContingencyConfig(
             min_joint_step_rad=p["min_joint_step_rad"], min_evidence_samples=p["min_evidence_samples"],
             window_samples=p["window_samples"], self_threshold=p["self_threshold"],
-            frame_self_radius=p["frame_self_radius"], frame_min_score=p["frame_min_score"])
+            frame_self_radius=p["frame_self_radius"], frame_min_score=p["frame_min_score"],
+            position_places=p["position_places"])
         self.learning = p["keep_learning"] or not p["self_evidence"]
         # background: a refresh (0.1-0.7 s with a full window) must not hold up the keypoint frames
         if p["self_evidence"]:

@@ -68,6 +68,8 @@ def fit_position_model(joint_positions_rad: np.ndarray, centers: np.ndarray, usa
     were called world. A second arm's frames are not a function of the agent's joints: fitted
     the same way, fewer of them fall within the radius (contingency.ContingencyConfig has the
     figures behind `min_place_inliers`)."""
+    if max_places < 1:
+        raise ValueError(f"max_places must be >= 1, got {max_places}")
     phi = torch.from_numpy(np.ascontiguousarray(position_features(joint_positions_rad, feature_order)))
     target = torch.from_numpy(np.ascontiguousarray(centers, dtype=np.float64)).transpose(0, 1)  # (K, N, 2)
     usable_t = torch.from_numpy(np.asarray(usable, dtype=bool)).T                              # (K, N)
