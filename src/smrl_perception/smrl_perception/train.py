@@ -48,8 +48,6 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
                               help="pull heatmaps to where the reconstruction is still wrong (see loss.py)")
     optimisation.add_argument("--colour-consistency-weight", type=float, default=LossWeights.colour_consistency,
                               help="keep each keypoint on things of one colour across frames and scenes (see loss.py)")
-    optimisation.add_argument("--idle-recruitment-weight", type=float, default=LossWeights.idle_recruitment,
-                              help="pull keypoints that never move to where the reconstruction is most wrong (see loss.py)")
     optimisation.add_argument("--motion-weight", type=float, default=LossWeights.motion,
                               help="extra reconstruction weight of pixels that changed between the two frames")
     run = parser.add_argument_group("run")
@@ -76,8 +74,7 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
         ),
         loss_weights=LossWeights(reconstruction=args.reconstruction_weight, consistency=args.consistency_weight,
                                  motion=args.motion_weight, residual_attention=args.residual_attention_weight,
-                                 colour_consistency=args.colour_consistency_weight,
-                                 idle_recruitment=args.idle_recruitment_weight),
+                                 colour_consistency=args.colour_consistency_weight),
         steps=args.steps,
         batch_size=args.batch_size,
         learning_rate=args.lr,

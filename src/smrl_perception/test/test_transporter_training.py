@@ -6,13 +6,7 @@ import pytest
 import torch
 
 from smrl_perception.core.checkpoint import CheckpointError, load_checkpoint
-from smrl_perception.core.loss import (
-    LossWeights,
-    colour_consistency,
-    idle_recruitment,
-    residual_attention,
-    transporter_loss,
-)
+from smrl_perception.core.loss import LossWeights, colour_consistency, residual_attention, transporter_loss
 from smrl_perception.core.pair_dataset import Episode, FramePairs
 from smrl_perception.core.training import TrainConfig, train
 from smrl_perception.core.transporter import Transporter, TransporterConfig, images_to_tensor
@@ -126,27 +120,6 @@ def test_colour_consistency_costs_more_for_a_spread_out_heatmap_than_for_one_on_
     on_one_cell[:, 0, 0, 0] = 1.0
     spread_out = torch.full((2, 1, 4, 4), 1 / 16)
     assert colour_consistency(images, on_one_cell) < 1e-6 < colour_consistency(images, spread_out)
-
-
-def test_idle_recruitment_pulls_only_a_keypoint_that_stays_put_over_the_batch_to_the_worst_error():
-    logits = torch.zeros(4, 2, 4, 4)
-    logits[:, 0, 0, 0] = 5.0                        # keypoint 0 parked on cell (0, 0) in every frame
-    logits[torch.arange(4), 1, torch.arange(4), 3] = 5.0  # keypoint 1 moves down column 3
-    logits.requires_grad_()
-    target = torch.zeros(4, 3, 16, 16)
-    target[:, :, 8:12, 4:8] = 1.0                   # the reconstruction is most wrong in cell (2, 1)
-    heatmaps = torch.softmax(logits.flatten(2), -1).reshape(4, 2, 4, 4)
-    centers = torch.stack([torch.tensor([[-0.75, -0.75], [0.75, -0.75 + 0.5 * i]]) for i in range(4)])
-    idle_recruitment(torch.zeros_like(target), target, heatmaps, centers).backward()
-    assert logits.grad[:, 1].abs().max() == 0.0     # the moving keypoint is left alone
-    assert (logits.grad[:, 0, 2, 1] < 0).all() and (logits.grad[:, 0, 0, 0] > 0).all()  # mass moves over
-
-
-def test_idle_recruitment_costs_nothing_when_every_keypoint_moves():
-    heatmaps = torch.full((2, 1, 4, 4), 1 / 16, requires_grad=True)
-    centers = torch.tensor([[[0.0, 0.0]], [[0.2, 0.0]]])  # 0.1 apart from the mean: 3.2 px
-    loss = idle_recruitment(torch.zeros(2, 3, 16, 16), torch.ones(2, 3, 16, 16), heatmaps, centers)
-    assert loss.item() == 0.0
 
 
 def test_with_pixel_transport_and_residual_attention_a_keypoint_finds_a_small_moving_square(make_frames):

@@ -43,7 +43,6 @@ class LossWeights:
     motion: float = 0.0
     residual_attention: float = 0.0
     colour_consistency: float = 0.0
-    idle_recruitment: float = 0.0
 
 
 def transporter_loss(
@@ -70,10 +69,6 @@ def transporter_loss(
         total = total + weights.colour_consistency * colour_consistency(
             torch.cat([source, target]),
             torch.cat([outputs["keypoints_source"]["heatmaps"], outputs["keypoints_target"]["heatmaps"]]))
-    if weights.idle_recruitment:
-        total = total + weights.idle_recruitment * idle_recruitment(
-            reconstructed.detach(), target, outputs["keypoints_target"]["heatmaps"],
-            torch.cat([outputs["keypoints_source"]["centers"], outputs["keypoints_target"]["centers"]]).detach())
     return {"total": total, "reconstruction": reconstruction, "consistency": consistency}
 
 
@@ -89,46 +84,13 @@ def residual_attention(reconstructed: torch.Tensor, target: torch.Tensor, heatma
     target (the whole error map) only flattened the heatmaps: the blur everywhere outweighs any
     object; with the pixels transported (`pixel_transport`) the most wrong cell is on the object
     in 61 % of the pairs in which it moved (a K = 1 model after 100 steps)."""
-    at_most_wrong = log_heatmaps_at_most_wrong_cell(reconstructed, target, heatmaps)
-    claimed = at_most_wrong.detach().argmax(dim=1, keepdim=True)  # (B, 1)
-    return -at_most_wrong.gather(1, claimed).mean()
-
-
-def idle_recruitment(
-    reconstructed: torch.Tensor,
-    target: torch.Tensor,
-    heatmaps: torch.Tensor,
-    centers: torch.Tensor,
-    min_spread: float = 1 / 32,
-) -> torch.Tensor:
-    """Cross-entropy pulling every idle keypoint's heatmap (B, K, h, w) to the cell the
-    reconstruction gets most wrong in each pair; 0 when no keypoint is idle.
-
-    Idle: its centres (N, K, 2, normalised) spread less than `min_spread` (1 px at 64 px) about
-    their mean over the batch. A batch mixes episodes and scenes, so a keypoint on anything that
-    moves spreads by pixels (2.8-16 px for every working keypoint of the round-4 and colour-trial
-    models, median over batches of the validation sets), and a keypoint parked on the table or the
-    background by less than 0.3 px. Parked, it explains nothing; the colour-consistency term makes
-    parking cheap (one keypoint of eight in every seed), and residual attention never reaches it,
-    since it has the least mass where the error is. This term sends it there."""
-    spread = (centers - centers.mean(dim=0)).pow(2).sum(dim=-1).mean(dim=0).sqrt()  # (K,)
-    idle = spread < min_spread
-    if not idle.any():
-        return heatmaps.new_zeros(())
-    at_most_wrong = log_heatmaps_at_most_wrong_cell(reconstructed, target, heatmaps)
-    return -at_most_wrong[:, idle].mean()
-
-
-def log_heatmaps_at_most_wrong_cell(
-    reconstructed: torch.Tensor, target: torch.Tensor, heatmaps: torch.Tensor
-) -> torch.Tensor:
-    """(B, K): each heatmap's log mass at the cell where the pair's squared reconstruction error,
-    pooled to the heatmaps' cells, is largest."""
     error = ((reconstructed - target) ** 2).mean(dim=1, keepdim=True)
     error = F.adaptive_avg_pool2d(error, heatmaps.shape[-2:]).flatten(1)
     most_wrong = error.argmax(dim=1)  # (B,)
     log_heatmaps = torch.log(heatmaps.flatten(2).clamp(min=1e-12))  # (B, K, h w)
-    return log_heatmaps.gather(2, most_wrong[:, None, None].expand(-1, heatmaps.shape[1], 1))[..., 0]
+    at_most_wrong = log_heatmaps.gather(2, most_wrong[:, None, None].expand(-1, heatmaps.shape[1], 1))[..., 0]
+    claimed = at_most_wrong.detach().argmax(dim=1, keepdim=True)  # (B, 1)
+    return -at_most_wrong.gather(1, claimed).mean()
 
 
 def colour_consistency(images: torch.Tensor, heatmaps: torch.Tensor) -> torch.Tensor:
