@@ -25,12 +25,13 @@ AGENT_LINK, DISTRACTOR_COLUMN = 4, -2  # the switching keypoint's two homes: a l
 CONFIG = ContingencyConfig(frame_min_score=0.1)
 
 
-def with_switching_keypoint(episode, seed: int, stretch_frames: int = 25):
-    """The episode with one more keypoint that changes arms every `stretch_frames` frames, at random;
-    returns the centres and whether it is on the agent's arm in each frame."""
+def with_switching_keypoint(episode, seed: int, other_home: int = DISTRACTOR_COLUMN, stretch_frames: int = 25):
+    """The episode with one more keypoint that changes between AGENT_LINK's keypoint and
+    `other_home`'s every `stretch_frames` frames, at random; returns the centres and whether it is
+    at AGENT_LINK in each frame."""
     on_agent = np.repeat(np.random.default_rng(seed).random(len(episode.centers) // stretch_frames + 1) < 0.5,
                          stretch_frames)[:len(episode.centers)]
-    switching = np.where(on_agent[:, None], episode.centers[:, AGENT_LINK], episode.centers[:, DISTRACTOR_COLUMN])
+    switching = np.where(on_agent[:, None], episode.centers[:, AGENT_LINK], episode.centers[:, other_home])
     return np.concatenate([episode.centers, switching[:, None]], axis=1), on_agent
 
 
@@ -69,14 +70,9 @@ def test_keypoints_that_are_one_thing_keep_one_label_in_every_frame(lived_and_ju
 def test_a_keypoint_that_rides_on_two_links_of_the_agents_arm_is_self_on_both(synthetic_episode):
     """Keypoints jump between places on the arm (the Panda's: a third of their frames on another
     link). Judged by one place per keypoint those frames were world; by two, self."""
-    def riding_on_two_links(episode, seed):
-        on_first = np.repeat(np.random.default_rng(seed).random(len(episode.centers) // 25 + 1) < 0.5,
-                             25)[:len(episode.centers)]
-        rider = np.where(on_first[:, None], episode.centers[:, AGENT_LINK], episode.centers[:, 1])
-        return np.concatenate([episode.centers, rider[:, None]], axis=1)
-
     lived, judged = (synthetic_episode(seed, 2000) for seed in (0, 1))
-    lived_centers, judged_centers = riding_on_two_links(lived, 20), riding_on_two_links(judged, 21)
+    (lived_centers, _), (judged_centers, _) = (with_switching_keypoint(episode, seed, other_home=1)
+                                               for episode, seed in ((lived, 20), (judged, 21)))
     self_share = {}
     for places in (1, 2):
         config = replace(CONFIG, position_places=places)
