@@ -10,7 +10,7 @@ from smrl_policy import evaluate as evaluate_command
 from smrl_policy import train as train_command
 from smrl_policy.core.environments import FrozenSelfModel, make_env, make_vector_env
 from smrl_policy.core.evaluation import run_episodes, wilson_interval
-from smrl_policy.core.observation import observation_size
+from smrl_policy.core.observation import blank_keypoint_positions, observation_size, self_model_observation
 from smrl_policy.core.policy import RandomPolicy, load_policy
 from smrl_policy.core.td3 import TD3Config, learn
 from smrl_self_model.core.contingency import ContingencyLabeller
@@ -62,6 +62,37 @@ def test_self_model_observation_is_from_pixels_and_joints_only():
     for value in np.concatenate([info["ee_position"], info["object_position"]]):
         assert not np.any(np.isclose(observation, value, atol=1e-6)), "a privileged value is in the observation"
     env.close()
+
+
+def test_blanking_a_keypoint_holds_only_its_position_at_the_image_centre():
+    centers = np.array([[0.5, -0.25], [0.75, 0.1], [-0.3, 0.9]])
+    observation = self_model_observation(np.arange(7.0), centers, np.array([0.9, 0.8, 0.7]), np.array([1, 2, 0]))
+    blanked = blank_keypoint_positions(observation, 3, (1,))
+    expected = observation.copy()
+    expected[7 + 5:7 + 5 + 2] = 0.0
+    np.testing.assert_array_equal(blanked, expected)
+    np.testing.assert_allclose(blanked[7 + 5 + 2:7 + 10], [0.8, 0.0, 1.0])  # its intensity and label (world) kept
+    np.testing.assert_array_equal(blank_keypoint_positions(np.stack([observation] * 2), 3, (1,))[1], expected)
+    with pytest.raises(ValueError, match="keypoints"):
+        blank_keypoint_positions(observation, 3, (3,))
+
+
+def test_an_env_with_a_blanked_keypoint_differs_from_the_plain_one_in_that_position_only():
+    detector = KeypointDetector.from_checkpoint(None)
+    self_model = FrozenSelfModel(detector, ContingencyLabeller(detector.num_keypoints, 7), 7, "none")
+    observations = []
+    for blanked in ((), (0,)):
+        env = make_env("touch", "self_model", self_model, blank_keypoints=blanked)
+        observation, _ = env.reset(seed=3)
+        observations.append(env.step(np.zeros(env.action_space.shape))[0])
+        env.close()
+    plain, blanked = observations
+    assert np.abs(plain[9:11]).min() > 0 and blanked[9:11].tolist() == [0.0, 0.0]
+    np.testing.assert_array_equal(np.delete(blanked, [9, 10]), np.delete(plain, [9, 10]))
+    with pytest.raises(ValueError, match="self_model"):
+        make_env("touch", "privileged", blank_keypoints=(0,))
+    with pytest.raises(SystemExit, match="self_model policies"):
+        evaluate_command.main(["--out", "unused", "--episodes", "1", "--blank-keypoints", "0"])
 
 
 def test_smoke_td3_on_the_sim_and_policy_drives_collect_and_evaluate(tmp_path):

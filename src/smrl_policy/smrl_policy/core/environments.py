@@ -24,7 +24,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from smrl_policy.core.observation import observation_size, self_model_observation
+from smrl_policy.core.observation import blank_keypoint_positions, observation_size, self_model_observation
 from smrl_policy.core.scripted_grasp import ScriptedGrasp
 from smrl_sim.core.env import SmrlEnv
 
@@ -157,6 +157,20 @@ class SelfModelObservation(gym.ObservationWrapper):
         return self.self_model.observe(observation["rgb"], observation["joint_positions"])
 
 
+class BlankedKeypoints(gym.ObservationWrapper):
+    """A self-model observation with some keypoints held at the image centre
+    (`blank_keypoint_positions`): evaluation's check of which keypoints a policy steers by."""
+
+    def __init__(self, env: SelfModelObservation, keypoints: tuple[int, ...]) -> None:
+        super().__init__(env)
+        self.num_keypoints = env.self_model.num_keypoints
+        self.keypoints = tuple(keypoints)
+        blank_keypoint_positions(np.zeros(env.observation_space.shape), self.num_keypoints, self.keypoints)  # checks them
+
+    def observation(self, observation: np.ndarray) -> np.ndarray:
+        return blank_keypoint_positions(observation, self.num_keypoints, self.keypoints)
+
+
 class BlindObservation(gym.ObservationWrapper):
     """Observation = the joint positions (n arm + g gripper), nothing from the camera or the world."""
 
@@ -169,15 +183,18 @@ class BlindObservation(gym.ObservationWrapper):
 
 
 def make_env(task: str = "touch", observation: str = "privileged", self_model: FrozenSelfModel | None = None,
-             scripted_grasp: bool = False, **env_kwargs: Any) -> gym.Env:
+             scripted_grasp: bool = False, blank_keypoints: tuple[int, ...] = (), **env_kwargs: Any) -> gym.Env:
     """SmrlEnv with the named observation wrapper: joint_delta actions, or when `scripted_grasp`
-    the scripted grasp's dx, dy, d-yaw ones."""
+    the scripted grasp's dx, dy, d-yaw ones. `blank_keypoints` (self_model only): keypoints whose
+    positions the policy sees at the image centre (BlankedKeypoints)."""
     if observation not in OBSERVATION_KINDS:
         raise ValueError(f"unknown observation {observation!r}; known: {OBSERVATION_KINDS}")
     if scripted_grasp:
         env = ScriptedGrasp(SmrlEnv(task=task, action_mode="ee_delta", **env_kwargs))
     else:
         env = SmrlEnv(task=task, **env_kwargs)
+    if blank_keypoints and observation != "self_model":
+        raise ValueError(f"blank_keypoints is for the self_model observation, not {observation!r}")
     if observation == "privileged":
         return PrivilegedObservation(env)
     if observation == "blind":
@@ -186,7 +203,8 @@ def make_env(task: str = "touch", observation: str = "privileged", self_model: F
         raise ValueError("the self_model observation needs a FrozenSelfModel")
     import torch
     torch.set_num_threads(1)   # one env process per core
-    return SelfModelObservation(env, self_model)
+    wrapped = SelfModelObservation(env, self_model)
+    return BlankedKeypoints(wrapped, blank_keypoints) if blank_keypoints else wrapped
 
 
 def make_vector_env(num_envs: int, task: str = "touch", observation: str = "privileged",

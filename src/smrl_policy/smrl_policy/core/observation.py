@@ -46,3 +46,18 @@ def self_model_observation(joint_positions: np.ndarray, centers_norm: np.ndarray
         frame_labels == LABEL_WORLD,
     ])
     return np.concatenate([joint_positions, per_keypoint.ravel()]).astype(np.float32)
+
+
+def blank_keypoint_positions(observation: np.ndarray, num_keypoints: int, keypoints: tuple[int, ...]) -> np.ndarray:
+    """A copy of a self-model observation (or a batch of them, (..., n + 5 K)) with the named
+    keypoints' x_norm, y_norm set to the image centre (0, 0), their intensities and labels kept.
+    An ablation: a policy that steers by a keypoint fails when it stops moving."""
+    observation = np.array(observation, copy=True)
+    num_joints = observation.shape[-1] - VALUES_PER_KEYPOINT * num_keypoints
+    if num_joints < 0 or any(not 0 <= k < num_keypoints for k in keypoints):
+        raise ValueError(f"keypoints {list(keypoints)} of a {num_keypoints}-keypoint observation of size "
+                         f"{observation.shape[-1]}")
+    for k in keypoints:
+        start = num_joints + VALUES_PER_KEYPOINT * k
+        observation[..., start:start + 2] = 0.0
+    return observation
