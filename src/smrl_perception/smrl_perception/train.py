@@ -31,8 +31,6 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
                        help="transport the frames' pixels too, so small objects are drawn sharp")
     model.add_argument("--coordinate-channels", action="store_true",
                        help="the keypoint encoder sees pixel coordinates too, so it can tell two look-alike arms apart")
-    model.add_argument("--heatmap-stride", type=int, choices=(2, 4), default=TransporterConfig.heatmap_stride,
-                       help="image px per heatmap cell: 2 lets a keypoint single out parts of one 4 px cell")
     optimisation = parser.add_argument_group("optimisation")
     optimisation.add_argument("--steps", type=int, default=TrainConfig.steps)
     optimisation.add_argument("--gaussian-std-start", type=float, default=None,
@@ -73,7 +71,6 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
             norm_groups=args.norm_groups,
             pixel_transport=args.pixel_transport,
             coordinate_channels=args.coordinate_channels,
-            heatmap_stride=args.heatmap_stride,
         ),
         loss_weights=LossWeights(reconstruction=args.reconstruction_weight, consistency=args.consistency_weight,
                                  motion=args.motion_weight, residual_attention=args.residual_attention_weight,

@@ -121,27 +121,6 @@ def test_config_rejects_sizes_the_encoder_cannot_take():
         TransporterConfig(image_size=66)
     with pytest.raises(ValueError, match="norm_groups"):
         TransporterConfig(encoder_widths=(6, 16), norm_groups=4)
-    with pytest.raises(ValueError, match="heatmap_stride"):
-        TransporterConfig(heatmap_stride=1)
-
-
-def test_heatmap_stride_2_gives_heatmaps_at_half_the_image_size_and_gaussian_maps_on_the_features_grid():
-    torch.manual_seed(0)
-    model = Transporter(TransporterConfig(image_size=32, num_keypoints=5, encoder_widths=(8, 16), norm_groups=4,
-                                          heatmap_stride=2))
-    model.heatmap_mask_weight = 0.5  # the heatmaps, pooled to the features' grid, blend into the masks
-    outputs = model(random_images(3, seed=1), random_images(3, seed=2))
-    keypoints = outputs["keypoints_target"]
-    assert keypoints["heatmaps"].shape == (3, 5, 16, 16)
-    assert keypoints["gaussian_maps"].shape == outputs["features_target"].shape[:1] + (5, 8, 8)
-    assert model.transport_masks(keypoints).shape == (3, 5, 8, 8)
-    assert outputs["reconstructed_target"].shape == (3, 3, 32, 32)
-    # A sharp blob on the fine grid's cell (row 3, column 10) is that cell's centre, which lies inside
-    # one 4 px cell of the coarse grid, off its centre.
-    logits = torch.full((1, 1, 16, 16), -50.0)
-    logits[0, 0, 3, 10] = 50.0
-    centers, _, _ = spatial_softmax(logits)
-    torch.testing.assert_close(centers[0, 0], torch.tensor([(10 + 0.5) / 16 * 2 - 1, (3 + 0.5) / 16 * 2 - 1]))
 
 
 def test_pixel_transport_copies_source_pixels_pastes_target_pixels_at_its_keypoints_and_marks_holes():

@@ -7,12 +7,11 @@ target's keypoints cut out and the target's features pasted in at the target's k
 changes between the frames can only get into the reconstruction through the keypoints, so they
 learn to sit on what moves: here the arm (and whatever it pushes).
 
-Shapes (B = batch, K = keypoints, C = feature channels, H x W = image, h x w = H/4 x W/4,
-h' x w' = the heatmaps' grid: h x w, or H/2 x W/2 with `heatmap_stride` 2):
+Shapes (B = batch, K = keypoints, C = feature channels, H x W = image, h x w = H/4 x W/4):
 
     image (B, 3, H, W) float in [0, 1]
       -> ImageEncoder    -> features (B, C, h, w)
-      -> KeypointEncoder -> heatmap logits (B, K, h', w')
+      -> KeypointEncoder -> heatmap logits (B, K, h, w)
       -> spatial_softmax -> centres (B, K, 2) normalised (x, y), intensities (B, K), heatmaps
       -> gaussian_maps   -> (B, K, h, w), 1 at each centre
     transport(features, gaussian maps of both frames) -> (B, C, h, w)
@@ -20,8 +19,8 @@ h' x w' = the heatmaps' grid: h x w, or H/2 x W/2 with `heatmap_stride` 2):
       (+ PixelBlend of the frames' pixels transported with the same masks, if `pixel_transport`)
 
 Normalised coordinates follow docs/architecture.md: x right, y down, in [-1, 1], pixel centres
-at (u + 0.5) / W * 2 - 1. A feature cell covers 4 x 4 pixels (a heatmap cell 4 x 4 or 2 x 2) and
-its centre obeys the same rule at the grid's size, so centres need no conversion between grids.
+at (u + 0.5) / W * 2 - 1. A feature cell covers 4 x 4 pixels and its centre obeys the same rule at
+the feature size, so centres need no conversion between the two grids.
 """
 from __future__ import annotations
 
@@ -48,13 +47,10 @@ class TransporterConfig:
     norm_groups: int = 4                    # GroupNorm groups per layer (1 = LayerNorm-like)
     pixel_transport: bool = False           # transport the frames' pixels too (see PixelBlend)
     coordinate_channels: bool = False       # the keypoint encoder sees each pixel's (x, y) too (see KeypointEncoder)
-    heatmap_stride: int = FEATURE_STRIDE    # image px per heatmap cell: 4 (the features' grid) or 2 (see KeypointEncoder)
 
     def __post_init__(self) -> None:
         if self.image_size % FEATURE_STRIDE or self.image_size < 16:
             raise ValueError(f"image_size {self.image_size} px must be a multiple of 4 and >= 16")
-        if self.heatmap_stride not in (2, FEATURE_STRIDE):
-            raise ValueError(f"heatmap_stride must be 2 or {FEATURE_STRIDE}, got {self.heatmap_stride}")
         if self.num_keypoints < 1 or self.gaussian_std <= 0:
             raise ValueError("num_keypoints must be >= 1 and gaussian_std > 0")
         if len(self.encoder_widths) != 2 or any(w % self.norm_groups for w in self.encoder_widths):
@@ -72,7 +68,7 @@ class TransporterConfig:
 class Keypoints(TypedDict):
     centers: torch.Tensor        # (B, K, 2) normalised (x, y)
     intensities: torch.Tensor    # (B, K) in [0, 1]: 1 = all heatmap mass in one cell, 0 = uniform
-    heatmaps: torch.Tensor       # (B, K, h', w') spatial softmax, each map sums to 1
+    heatmaps: torch.Tensor       # (B, K, h, w) spatial softmax, each map sums to 1
     gaussian_maps: torch.Tensor  # (B, K, h, w) in [0, 1], 1 at the centre
 
 
@@ -86,17 +82,16 @@ def conv_block(in_channels: int, out_channels: int, kernel_size: int, stride: in
 
 
 class ImageEncoder(nn.Sequential):
-    """(B, 3, H, W) -> (B, widths[-1], H/stride, W/stride): a 7x7 conv, then per width a 3x3 of
-    stride 2 (the second of stride 1 when `stride` is 2) and a 3x3."""
+    """(B, 3, H, W) -> (B, widths[-1], H/4, W/4): a 7x7 conv, then per width a stride-2 3x3 and a 3x3."""
 
-    def __init__(self, config: TransporterConfig, in_channels: int = 3, stride: int = FEATURE_STRIDE) -> None:
+    def __init__(self, config: TransporterConfig, in_channels: int = 3) -> None:
         first, second = config.encoder_widths
         groups = config.norm_groups
         super().__init__(
             conv_block(in_channels, first, 7, 1, groups),  # (B, first, H, W)
             conv_block(first, first, 3, 2, groups),    # (B, first, H/2, W/2)
             conv_block(first, first, 3, 1, groups),
-            conv_block(first, second, 3, stride // 2, groups),  # (B, second, H/stride, W/stride)
+            conv_block(first, second, 3, 2, groups),   # (B, second, H/4, W/4)
             conv_block(second, second, 3, 1, groups),
         )
 
@@ -115,10 +110,8 @@ class CoordinateChannels(nn.Module):
 
 
 class KeypointEncoder(nn.Sequential):
-    """(B, 3, H, W) -> (B, K, H/s, W/s) heatmap logits, s = `heatmap_stride`: an own ImageEncoder
-    and a 1x1 conv (with `coordinate_channels`, the encoder sees the pixel coordinates too:
-    CoordinateChannels). With s = 2 a heatmap cell is 2 x 2 px: at 64 px the Panda's hand is ~5 x 4
-    px, one 4 px cell, so on the coarser grid a heatmap cannot single it out from the link beside it.
+    """(B, 3, H, W) -> (B, K, H/4, W/4) heatmap logits: an own ImageEncoder and a 1x1 conv (with
+    `coordinate_channels`, the encoder sees the pixel coordinates too: CoordinateChannels).
 
     The 1x1 conv starts with HEATMAP_INIT_GAIN times PyTorch's default weights, so the first
     heatmaps already peak on salient image regions. With near-uniform first heatmaps every
@@ -131,9 +124,8 @@ class KeypointEncoder(nn.Sequential):
         heatmap_conv = nn.Conv2d(config.encoder_widths[-1], config.num_keypoints, kernel_size=1)
         with torch.no_grad():
             heatmap_conv.weight.mul_(HEATMAP_INIT_GAIN)
-        stride = config.heatmap_stride
-        encoder = ([CoordinateChannels(), ImageEncoder(config, in_channels=5, stride=stride)]
-                   if config.coordinate_channels else [ImageEncoder(config, stride=stride)])
+        encoder = ([CoordinateChannels(), ImageEncoder(config, in_channels=5)] if config.coordinate_channels
+                   else [ImageEncoder(config)])
         super().__init__(*encoder, heatmap_conv)
 
 
@@ -249,12 +241,12 @@ class Transporter(nn.Module):
             raise ValueError(f"expected images (B, 3, {size}, {size}), got {tuple(images.shape)}")
         heatmap_logits = self.keypoint_encoder(images)
         centers, intensities, heatmaps = spatial_softmax(heatmap_logits)
-        features_size = size // FEATURE_STRIDE
+        height, width = heatmaps.shape[-2:]
         return Keypoints(
             centers=centers,
             intensities=intensities,
             heatmaps=heatmaps,
-            gaussian_maps=gaussian_maps(centers, features_size, features_size, self.gaussian_std),
+            gaussian_maps=gaussian_maps(centers, height, width, self.gaussian_std),
         )
 
     def transport_masks(self, keypoints: Keypoints) -> torch.Tensor:
@@ -303,7 +295,7 @@ def transport_masks_of(keypoints: Keypoints, heatmap_mask_weight: float) -> torc
     with some mass is transported, so the heatmap learns where the changes are."""
     if not heatmap_mask_weight:
         return keypoints["gaussian_maps"]
-    heatmaps = F.adaptive_avg_pool2d(keypoints["heatmaps"], keypoints["gaussian_maps"].shape[-2:])  # to the features' grid
+    heatmaps = keypoints["heatmaps"]
     peaks = heatmaps / heatmaps.amax(dim=(-2, -1), keepdim=True).clamp(min=1e-12)
     return (1.0 - heatmap_mask_weight) * keypoints["gaussian_maps"] + heatmap_mask_weight * peaks
 
