@@ -31,8 +31,6 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
                        help="transport the frames' pixels too, so small objects are drawn sharp")
     model.add_argument("--coordinate-channels", action="store_true",
                        help="the keypoint encoder sees pixel coordinates too, so it can tell two look-alike arms apart")
-    model.add_argument("--context-dilations", type=int, nargs="*", default=list(TransporterConfig.context_dilations),
-                       metavar="D", help="dilated 3x3 convs that widen what a heatmap cell sees (e.g. 2 4: the whole image)")
     optimisation = parser.add_argument_group("optimisation")
     optimisation.add_argument("--steps", type=int, default=TrainConfig.steps)
     optimisation.add_argument("--gaussian-std-start", type=float, default=None,
@@ -73,7 +71,6 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
             norm_groups=args.norm_groups,
             pixel_transport=args.pixel_transport,
             coordinate_channels=args.coordinate_channels,
-            context_dilations=tuple(args.context_dilations),
         ),
         loss_weights=LossWeights(reconstruction=args.reconstruction_weight, consistency=args.consistency_weight,
                                  motion=args.motion_weight, residual_attention=args.residual_attention_weight,

@@ -121,26 +121,6 @@ def test_config_rejects_sizes_the_encoder_cannot_take():
         TransporterConfig(image_size=66)
     with pytest.raises(ValueError, match="norm_groups"):
         TransporterConfig(encoder_widths=(6, 16), norm_groups=4)
-    with pytest.raises(ValueError, match="context_dilations"):
-        TransporterConfig(context_dilations=(2, 0))
-
-
-@pytest.mark.parametrize("dilations, seen_px", [((), 25), ((2,), 41), ((2, 4), 64)])
-def test_context_dilations_widen_what_a_heatmap_cell_sees(dilations, seen_px):
-    """The pixels a heatmap cell's logit depends on through the convolutions (GroupNorm's
-    image-wide statistics left out: they reach every pixel but carry no layout)."""
-    torch.manual_seed(0)
-    encoder = Transporter(TransporterConfig(image_size=64, num_keypoints=2, context_dilations=dilations)).keypoint_encoder
-    for module in list(encoder.modules()):
-        for name, child in list(module.named_children()):
-            if isinstance(child, torch.nn.GroupNorm):
-                setattr(module, name, torch.nn.Identity())
-            elif isinstance(child, torch.nn.ReLU):
-                child.inplace = False
-    image = torch.rand(1, 3, 64, 64, requires_grad=True)
-    encoder(image)[0, :, 8, 8].sum().backward()
-    rows, columns = torch.where(image.grad[0].abs().sum(dim=0) > 0)
-    assert rows.max() - rows.min() + 1 == columns.max() - columns.min() + 1 == seen_px
 
 
 def test_pixel_transport_copies_source_pixels_pastes_target_pixels_at_its_keypoints_and_marks_holes():

@@ -47,13 +47,10 @@ class TransporterConfig:
     norm_groups: int = 4                    # GroupNorm groups per layer (1 = LayerNorm-like)
     pixel_transport: bool = False           # transport the frames' pixels too (see PixelBlend)
     coordinate_channels: bool = False       # the keypoint encoder sees each pixel's (x, y) too (see KeypointEncoder)
-    context_dilations: tuple[int, ...] = ()  # dilated 3x3 convs after the keypoint encoder's (see KeypointEncoder)
 
     def __post_init__(self) -> None:
         if self.image_size % FEATURE_STRIDE or self.image_size < 16:
             raise ValueError(f"image_size {self.image_size} px must be a multiple of 4 and >= 16")
-        if any(d < 1 for d in self.context_dilations):
-            raise ValueError(f"context_dilations must be >= 1, got {self.context_dilations}")
         if self.num_keypoints < 1 or self.gaussian_std <= 0:
             raise ValueError("num_keypoints must be >= 1 and gaussian_std > 0")
         if len(self.encoder_widths) != 2 or any(w % self.norm_groups for w in self.encoder_widths):
@@ -75,12 +72,10 @@ class Keypoints(TypedDict):
     gaussian_maps: torch.Tensor  # (B, K, h, w) in [0, 1], 1 at the centre
 
 
-def conv_block(in_channels: int, out_channels: int, kernel_size: int, stride: int, groups: int,
-               dilation: int = 1) -> nn.Sequential:
+def conv_block(in_channels: int, out_channels: int, kernel_size: int, stride: int, groups: int) -> nn.Sequential:
     """Conv -> GroupNorm -> ReLU; GroupNorm because batch norm trains badly with small batches."""
     return nn.Sequential(
-        nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding=dilation * (kernel_size // 2),
-                  dilation=dilation, bias=False),
+        nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding=kernel_size // 2, bias=False),
         nn.GroupNorm(groups, out_channels),
         nn.ReLU(inplace=True),
     )
@@ -118,11 +113,6 @@ class KeypointEncoder(nn.Sequential):
     """(B, 3, H, W) -> (B, K, H/4, W/4) heatmap logits: an own ImageEncoder and a 1x1 conv (with
     `coordinate_channels`, the encoder sees the pixel coordinates too: CoordinateChannels).
 
-    Each of `context_dilations` adds a 3x3 conv of that dilation before the 1x1 (at 1/4 of the
-    image: dilation d widens the view by 8 d px). Without them a heatmap cell sees 25 x 25 px, less
-    than an arm (30-40 px at 64 px), so it cannot tell whose base a hand or elbow belongs to, only
-    where it is; with (2, 4) it sees the whole image.
-
     The 1x1 conv starts with HEATMAP_INIT_GAIN times PyTorch's default weights, so the first
     heatmaps already peak on salient image regions. With near-uniform first heatmaps every
     keypoint starts at the image centre, the Gaussian maps there reach nothing that moves
@@ -136,9 +126,7 @@ class KeypointEncoder(nn.Sequential):
             heatmap_conv.weight.mul_(HEATMAP_INIT_GAIN)
         encoder = ([CoordinateChannels(), ImageEncoder(config, in_channels=5)] if config.coordinate_channels
                    else [ImageEncoder(config)])
-        width, groups = config.encoder_widths[-1], config.norm_groups
-        context = [conv_block(width, width, 3, 1, groups, dilation) for dilation in config.context_dilations]
-        super().__init__(*encoder, *context, heatmap_conv)
+        super().__init__(*encoder, heatmap_conv)
 
 
 class RefineNet(nn.Sequential):
