@@ -61,10 +61,11 @@ def evaluate(config: EvaluateConfig) -> list[dict]:
     policies = list(config.policies)
     if not policies and shipped_policy(SHIPPED[config.task]) is not None:
         policies = [shipped_policy(SHIPPED[config.task])]
+    loaded = {path: load_policy(path) for path in policies}
     candidates = [("random", None, ())] + [(str(path), path, ()) for path in policies]
     if config.blank_keypoints:
         candidates += [(str(path), path, config.blank_keypoints) for path in policies
-                       if load_policy(path).observation_kind == "self_model"]
+                       if loaded[path].observation_kind == "self_model"]
         if len(candidates) == 1 + len(policies):
             raise SystemExit("error: --blank-keypoints is for self_model policies, and none was given")
     rows = []
@@ -75,7 +76,7 @@ def evaluate(config: EvaluateConfig) -> list[dict]:
             env = make_env(config.task, "privileged", max_episode_steps=config.max_episode_steps)
             policy = RandomPolicy(env.action_space.shape[0], seed=config.first_seed)
         else:
-            policy = load_policy(path)
+            policy = loaded[path]
             self_model = None
             if policy.observation_kind == "self_model":
                 metadata = getattr(policy, "metadata", {})
@@ -121,7 +122,8 @@ def markdown_table(config: EvaluateConfig, rows: list[dict]) -> str:
              "| policy | observation | algo | trained env steps | success | 95 % CI (Wilson) | mean return | mean length |",
              "|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| `{Path(r['policy']).name}`{blanked_note(r['blanked_keypoints'])} | {r['observation']} | {r['algo']} | {r['trained_env_steps'] or '-'} | "
+        lines.append(f"| `{Path(r['policy']).name}`{blanked_note(r['blanked_keypoints'])} | {r['observation']} | "
+                     f"{r['algo']} | {r['trained_env_steps'] or '-'} | "
                      f"{r['successes']}/{r['episodes']} = {r['success_rate']:.0%} | "
                      f"{r['ci95_low']:.0%}-{r['ci95_high']:.0%} | {r['mean_return']:.2f} | {r['mean_length']:.1f} |")
     return "\n".join(lines) + "\n"
