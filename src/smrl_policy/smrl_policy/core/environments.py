@@ -189,12 +189,12 @@ def make_env(task: str = "touch", observation: str = "privileged", self_model: F
     positions the policy sees at the image centre (BlankedKeypoints)."""
     if observation not in OBSERVATION_KINDS:
         raise ValueError(f"unknown observation {observation!r}; known: {OBSERVATION_KINDS}")
+    if blank_keypoints and observation != "self_model":
+        raise ValueError(f"blank_keypoints is for the self_model observation, not {observation!r}")
     if scripted_grasp:
         env = ScriptedGrasp(SmrlEnv(task=task, action_mode="ee_delta", **env_kwargs))
     else:
         env = SmrlEnv(task=task, **env_kwargs)
-    if blank_keypoints and observation != "self_model":
-        raise ValueError(f"blank_keypoints is for the self_model observation, not {observation!r}")
     if observation == "privileged":
         return PrivilegedObservation(env)
     if observation == "blind":
@@ -204,7 +204,13 @@ def make_env(task: str = "touch", observation: str = "privileged", self_model: F
     import torch
     torch.set_num_threads(1)   # one env process per core
     wrapped = SelfModelObservation(env, self_model)
-    return BlankedKeypoints(wrapped, blank_keypoints) if blank_keypoints else wrapped
+    if not blank_keypoints:
+        return wrapped
+    try:
+        return BlankedKeypoints(wrapped, blank_keypoints)
+    except ValueError:
+        wrapped.close()  # its simulator, before the error leaves
+        raise
 
 
 def make_vector_env(num_envs: int, task: str = "touch", observation: str = "privileged",
